@@ -1,0 +1,354 @@
+//! [`RangeBody`], the one body type of every response the layer sends.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use crate::source::{unexpected_eof, SourceReader};
+use crate::BoxError;
+
+mod parts;
+
+pub(crate) use parts::Parts;
+use parts::Step;
+
+pin_project! {
+    /// Response body of [`RangeService`](crate::RangeService).
+    ///
+    /// Its data is [`Bytes`] and its error a [`BoxError`], so axum and hyper
+    /// take it as it is. An error of the inner body, or a source that ends
+    /// early, surfaces as an error of this body: a part is never cut short
+    /// behind a clean end of stream.
+    pub struct RangeBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        // The inner body, untouched.
+        Pass { #[pin] body: B },
+        // No body: HEAD, 304, 412, 416.
+        Empty,
+        // A full 200 made of frames buffered while looking for the length,
+        // then whatever is left.
+        Buffered { prefix: VecDeque<Bytes>, tail: Tail<B> },
+        // Ranges read forward from the inner body: skip, take, stop.
+        Stream { #[pin] body: B, parts: Parts, position: u64, pending: Bytes },
+        // Ranges sliced out of buffered frames, without copying.
+        Rope { rope: Rope, parts: Parts },
+        // Ranges read from a seekable source.
+        Source { reader: Box<dyn SourceReader>, parts: Parts },
+    }
+}
+
+pub(crate) enum Tail<B> {
+    Body(Pin<Box<B>>),
+    Trailers(HeaderMap),
+    Error(BoxError),
+    End,
+}
+
+impl<B> fmt::Debug for RangeBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Pass { .. } => "Pass",
+            Kind::Empty => "Empty",
+            Kind::Buffered { .. } => "Buffered",
+            Kind::Stream { .. } => "Stream",
+            Kind::Rope { .. } => "Rope",
+            Kind::Source { .. } => "Source",
+        };
+        f.debug_struct("RangeBody").field("kind", &kind).finish()
+    }
+}
+
+impl<B> RangeBody<B> {
+    pub(crate) fn pass(body: B) -> Self {
+        Self::from_kind(Kind::Pass { body })
+    }
+
+    pub(crate) fn empty() -> Self {
+        Self::from_kind(Kind::Empty)
+    }
+
+    pub(crate) fn buffered(prefix: Vec<Bytes>, tail: Tail<B>) -> Self {
+        Self::from_kind(Kind::Buffered {
+            prefix: prefix.into(),
+            tail,
+        })
+    }
+
+    pub(crate) fn stream(body: B, parts: Parts) -> Self {
+        Self::from_kind(Kind::Stream {
+            body,
+            parts,
+            position: 0,
+            pending: Bytes::new(),
+        })
+    }
+
+    pub(crate) fn rope(rope: Rope, parts: Parts) -> Self {
+        Self::from_kind(Kind::Rope { rope, parts })
+    }
+
+    pub(crate) fn source(reader: Box<dyn SourceReader>, parts: Parts) -> Self {
+        Self::from_kind(Kind::Source { reader, parts })
+    }
+
+    fn from_kind(kind: Kind<B>) -> Self {
+        RangeBody { kind }
+    }
+}
+
+fn into_bytes<D: Buf>(mut data: D) -> Bytes {
+    // Zero-copy when `D` is `Bytes`.
+    data.copy_to_bytes(data.remaining())
+}
+
+fn data_frame(chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    Poll::Ready(Some(Ok(Frame::data(chunk))))
+}
+
+impl<B> Body for RangeBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().kind.project() {
+            KindProj::Pass { body } => body
+                .poll_frame(cx)
+                .map_ok(|frame| frame.map_data(into_bytes))
+                .map_err(Into::into),
+            KindProj::Empty => Poll::Ready(None),
+            KindProj::Buffered { prefix, tail } => {
+                if let Some(chunk) = prefix.pop_front() {
+                    return data_frame(chunk);
+                }
+                poll_tail(tail, cx)
+            }
+            KindProj::Stream {
+                mut body,
+                parts,
+                position,
+                pending,
+            } => match parts.next_step() {
+                Step::Frame(frame) => data_frame(frame),
+                Step::Done => Poll::Ready(None),
+                Step::Data { offset, max } => {
+                    let chunk = ready!(poll_forward(
+                        body.as_mut(),
+                        cx,
+                        position,
+                        pending,
+                        offset,
+                        max
+                    ));
+                    Poll::Ready(Some(chunk.map(|chunk| {
+                        parts.consumed(chunk.len() as u64);
+                        Frame::data(chunk)
+                    })))
+                }
+            },
+            KindProj::Rope { rope, parts } => match parts.next_step() {
+                Step::Frame(frame) => data_frame(frame),
+                Step::Done => Poll::Ready(None),
+                Step::Data { offset, max } => match rope.slice(offset, max) {
+                    Some(chunk) => {
+                        parts.consumed(chunk.len() as u64);
+                        data_frame(chunk)
+                    }
+                    None => Poll::Ready(Some(Err(truncated().into()))),
+                },
+            },
+            KindProj::Source { reader, parts } => match parts.next_step() {
+                Step::Frame(frame) => data_frame(frame),
+                Step::Done => Poll::Ready(None),
+                Step::Data { offset, max } => {
+                    let max = usize::try_from(max).unwrap_or(usize::MAX);
+                    match ready!(reader.poll_read_at(cx, offset, max)) {
+                        Ok(chunk) if !chunk.is_empty() => {
+                            let chunk = if chunk.len() > max {
+                                chunk.slice(..max)
+                            } else {
+                                chunk
+                            };
+                            parts.consumed(chunk.len() as u64);
+                            data_frame(chunk)
+                        }
+                        Ok(_) => Poll::Ready(Some(Err(unexpected_eof().into()))),
+                        Err(error) => Poll::Ready(Some(Err(error.into()))),
+                    }
+                }
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Pass { body } => body.is_end_stream(),
+            Kind::Empty => true,
+            Kind::Buffered { prefix, tail } => prefix.is_empty() && matches!(tail, Tail::End),
+            Kind::Stream { parts, .. } | Kind::Rope { parts, .. } | Kind::Source { parts, .. } => {
+                parts.remaining() == 0
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Pass { body } => body.size_hint(),
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Buffered { prefix, tail } => {
+                let buffered: u64 = prefix.iter().map(|b| b.len() as u64).sum();
+                let rest = match tail {
+                    Tail::Body(body) => body.size_hint(),
+                    _ => SizeHint::with_exact(0),
+                };
+                let mut hint = SizeHint::new();
+                hint.set_lower(buffered.saturating_add(rest.lower()));
+                if let Some(upper) = rest.upper() {
+                    hint.set_upper(buffered.saturating_add(upper));
+                }
+                hint
+            }
+            Kind::Stream { parts, .. } | Kind::Rope { parts, .. } | Kind::Source { parts, .. } => {
+                SizeHint::with_exact(parts.remaining())
+            }
+        }
+    }
+}
+
+fn poll_tail<B>(
+    tail: &mut Tail<B>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Frame<Bytes>, BoxError>>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    match std::mem::replace(tail, Tail::End) {
+        Tail::Body(mut body) => {
+            let polled = body.as_mut().poll_frame(cx);
+            if !matches!(polled, Poll::Ready(None)) {
+                *tail = Tail::Body(body);
+            }
+            polled
+                .map_ok(|frame| frame.map_data(into_bytes))
+                .map_err(Into::into)
+        }
+        Tail::Trailers(trailers) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+        Tail::Error(error) => Poll::Ready(Some(Err(error))),
+        Tail::End => Poll::Ready(None),
+    }
+}
+
+/// Reads forward through the inner body to `offset` and returns up to `max`
+/// bytes from there. Frames before `offset` are dropped as they pass.
+fn poll_forward<B>(
+    mut body: Pin<&mut B>,
+    cx: &mut Context<'_>,
+    position: &mut u64,
+    pending: &mut Bytes,
+    offset: u64,
+    max: u64,
+) -> Poll<Result<Bytes, BoxError>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    loop {
+        if !pending.is_empty() {
+            let end = *position + pending.len() as u64;
+            if end <= offset {
+                *position = end;
+                *pending = Bytes::new();
+            } else if *position > offset {
+                // The plan only streams ascending ranges; a step backwards
+                // cannot happen, and must not send wrong bytes if it did.
+                return Poll::Ready(Err(
+                    io::Error::other("range behind the stream position").into()
+                ));
+            } else {
+                pending.advance((offset - *position) as usize);
+                *position = offset;
+                let take = max.min(pending.len() as u64) as usize;
+                *position += take as u64;
+                return Poll::Ready(Ok(pending.split_to(take)));
+            }
+        }
+        match ready!(body.as_mut().poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    *pending = into_bytes(data);
+                }
+            }
+            Some(Err(error)) => return Poll::Ready(Err(error.into())),
+            None => return Poll::Ready(Err(truncated().into())),
+        }
+    }
+}
+
+fn truncated() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the inner body ended before the requested range",
+    )
+}
+
+/// Buffered frames, addressed by offset; slices are zero-copy.
+#[derive(Debug, Default)]
+pub(crate) struct Rope {
+    /// `(offset of the chunk, chunk)`, in order, no empty chunks.
+    chunks: Vec<(u64, Bytes)>,
+    len: u64,
+}
+
+impl Rope {
+    pub(crate) fn push(&mut self, chunk: Bytes) {
+        if !chunk.is_empty() {
+            let len = chunk.len() as u64;
+            self.chunks.push((self.len, chunk));
+            self.len += len;
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(crate) fn into_chunks(self) -> Vec<Bytes> {
+        self.chunks.into_iter().map(|(_, chunk)| chunk).collect()
+    }
+
+    /// Up to `max` bytes from `offset`, within one chunk. `None` past the end.
+    fn slice(&self, offset: u64, max: u64) -> Option<Bytes> {
+        let index = self
+            .chunks
+            .partition_point(|(start, _)| *start <= offset)
+            .checked_sub(1)?;
+        let (start, chunk) = &self.chunks[index];
+        let from = usize::try_from(offset - start).ok()?;
+        if from >= chunk.len() {
+            return None;
+        }
+        let to = from + max.min((chunk.len() - from) as u64) as usize;
+        Some(chunk.slice(from..to))
+    }
+}

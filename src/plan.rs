@@ -1,0 +1,413 @@
+//! The decision, as pure functions of plain data.
+//!
+//! [`decide`] looks at the request's conditional headers and the inner
+//! response's status and validators, and says what to do before the length
+//! of the representation matters. When it answers [`Decision::Ranges`],
+//! [`resolve`] turns the range set and the length into the ranges to send.
+//! No I/O happens here, so every rule of RFC 9110 is tested in tables.
+
+use std::time::SystemTime;
+
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+
+use crate::header::{
+    if_range_matches, match_tag_list, parse_http_date, parse_range, ByteRange, EntityTag,
+    RangeError, RangeSet, TagMatch,
+};
+use crate::multipart;
+
+/// The knobs of the range logic. [`RangeLayer`](crate::RangeLayer) sets them
+/// with its builder methods; [`Policy::default`] holds the defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub(crate) max_ranges: usize,
+    pub(crate) multipart_slack: u64,
+    pub(crate) merge_gap: u64,
+    pub(crate) buffer_limit: usize,
+    pub(crate) preconditions: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_ranges: 100,
+            multipart_slack: 1024,
+            merge_gap: 0,
+            buffer_limit: 1024 * 1024,
+            preconditions: true,
+        }
+    }
+}
+
+/// A request header as the layer captured it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Field {
+    #[default]
+    Absent,
+    One(HeaderValue),
+    /// Two or more lines of a header that allows only one.
+    Many,
+}
+
+impl Field {
+    fn capture(headers: &HeaderMap, name: header::HeaderName) -> Self {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Field::Absent,
+            (Some(value), None) => Field::One(value.clone()),
+            (Some(_), Some(_)) => Field::Many,
+        }
+    }
+
+    /// The value of a single-valued header; `None` when absent or repeated.
+    fn single(&self) -> Option<&[u8]> {
+        match self {
+            Field::One(value) => Some(value.as_bytes()),
+            _ => None,
+        }
+    }
+
+    fn date(&self) -> Option<SystemTime> {
+        self.single().and_then(parse_http_date)
+    }
+}
+
+/// What a `GET` or `HEAD` request asked for: its `Range` and its conditions.
+///
+/// Captured from the request before it goes to the inner service; holding
+/// it costs a reference-count bump per header present, and nothing for the
+/// headers a request does not have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    head: bool,
+    range: Field,
+    if_range: Field,
+    if_match: Vec<HeaderValue>,
+    if_none_match: Vec<HeaderValue>,
+    if_modified_since: Field,
+    if_unmodified_since: Field,
+}
+
+impl Conditions {
+    /// Captures the conditions of a request. `None` for every method other
+    /// than `GET` and `HEAD`: their `Range` is ignored and, since the inner
+    /// service has already acted, their preconditions are not evaluated here.
+    ///
+    /// ```
+    /// use http::{HeaderMap, Method};
+    /// use tower_range::plan::Conditions;
+    /// assert!(Conditions::capture(&Method::GET, &HeaderMap::new()).is_some());
+    /// assert!(Conditions::capture(&Method::POST, &HeaderMap::new()).is_none());
+    /// ```
+    pub fn capture(method: &Method, headers: &HeaderMap) -> Option<Self> {
+        let head = match *method {
+            Method::GET => false,
+            Method::HEAD => true,
+            _ => return None,
+        };
+        let list = |name| headers.get_all(name).iter().cloned().collect::<Vec<_>>();
+        Some(Conditions {
+            head,
+            range: Field::capture(headers, header::RANGE),
+            if_range: Field::capture(headers, header::IF_RANGE),
+            if_match: list(header::IF_MATCH),
+            if_none_match: list(header::IF_NONE_MATCH),
+            if_modified_since: Field::capture(headers, header::IF_MODIFIED_SINCE),
+            if_unmodified_since: Field::capture(headers, header::IF_UNMODIFIED_SINCE),
+        })
+    }
+
+    /// `true` for a `HEAD` request.
+    pub fn is_head(&self) -> bool {
+        self.head
+    }
+
+    /// `true` when the request has a `Range` header (one line or more).
+    pub fn has_range(&self) -> bool {
+        self.range != Field::Absent
+    }
+
+    pub(crate) fn has_if_range(&self) -> bool {
+        self.if_range != Field::Absent
+    }
+
+    pub(crate) fn range_value(&self) -> Option<&HeaderValue> {
+        match &self.range {
+            Field::One(value) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// `true` when the request carries none of the headers this crate acts on.
+    pub fn is_plain(&self) -> bool {
+        self.range == Field::Absent
+            && self.if_match.is_empty()
+            && self.if_none_match.is_empty()
+            && self.if_modified_since == Field::Absent
+            && self.if_unmodified_since == Field::Absent
+    }
+}
+
+/// What the inner response says about the representation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResponseFacts<'a> {
+    /// The inner status.
+    pub status: StatusCode,
+    /// The `ETag`, if one parses.
+    pub etag: Option<EntityTag<'a>>,
+    /// The `Last-Modified` date, if one parses.
+    pub last_modified: Option<SystemTime>,
+    /// The `Date`, if one parses.
+    pub date: Option<SystemTime>,
+    /// The representation length, when known before reading the body.
+    pub length: Option<u64>,
+    /// `Accept-Ranges: none`: the inner service opts out of ranges.
+    pub ranges_refused: bool,
+    /// The response is already partial: it has a `Content-Range` or is
+    /// `multipart/byteranges`.
+    pub already_partial: bool,
+}
+
+impl<'a> ResponseFacts<'a> {
+    /// Reads the facts from a response head; `length` comes from the caller,
+    /// who knows the body.
+    pub fn from_headers(status: StatusCode, headers: &'a HeaderMap, length: Option<u64>) -> Self {
+        let single = |name| {
+            let mut values = headers.get_all(name).iter();
+            match (values.next(), values.next()) {
+                (Some(value), None) => Some(value.as_bytes()),
+                _ => None,
+            }
+        };
+        let ranges_refused = headers
+            .get_all(header::ACCEPT_RANGES)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
+        let multipart = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+            let v = v.as_bytes();
+            v.len() >= 20 && v[..20].eq_ignore_ascii_case(b"multipart/byteranges")
+        });
+        ResponseFacts {
+            status,
+            etag: single(header::ETAG).and_then(EntityTag::parse),
+            last_modified: single(header::LAST_MODIFIED).and_then(parse_http_date),
+            date: single(header::DATE).and_then(parse_http_date),
+            length,
+            ranges_refused,
+            already_partial: multipart || headers.contains_key(header::CONTENT_RANGE),
+        }
+    }
+}
+
+/// Why the full representation goes out instead of a range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FullReason {
+    /// The request has no `Range`.
+    NoRange,
+    /// The request has more than one `Range` line.
+    RepeatedRange,
+    /// The `Range` header did not parse, or named another unit, or had too
+    /// many specs.
+    Invalid(RangeError),
+    /// `If-Range` did not match the current representation.
+    IfRangeMismatch,
+    /// The inner response said `Accept-Ranges: none`.
+    Refused,
+    /// The representation is empty: no range of it can be sent.
+    Empty,
+    /// The length is unknown and cannot be learned (a `HEAD`, or a body past
+    /// the buffer limit).
+    UnknownLength,
+    /// The multipart body would be larger than the representation plus the
+    /// allowed slack.
+    Amplification,
+    /// Several ranges out of order over a body that can only be read once,
+    /// and the bytes to hold back exceed the buffer limit.
+    BufferLimit,
+}
+
+/// What to do with a response, before its length matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Not ours to touch: the response goes out untouched.
+    PassThrough,
+    /// `304 Not Modified`.
+    NotModified,
+    /// `412 Precondition Failed`.
+    PreconditionFailed,
+    /// The full `200`; `accept_ranges` says whether to advertise
+    /// `Accept-Ranges: bytes`.
+    Full {
+        /// Advertise `Accept-Ranges: bytes`.
+        accept_ranges: bool,
+        /// Why no range is sent.
+        reason: FullReason,
+    },
+    /// A valid range set: [`resolve`] it against the length.
+    Ranges(RangeSet<'a>),
+}
+
+/// Evaluates the preconditions (RFC 9110 §13.2.2), `If-Range` (§13.1.5) and
+/// the syntax of `Range` (§14.2), in that order.
+///
+/// `now` stands for the response's `Date` when it has none.
+pub fn decide<'a>(
+    request: &'a Conditions,
+    response: &ResponseFacts<'_>,
+    policy: &Policy,
+    now: SystemTime,
+) -> Decision<'a> {
+    if response.status != StatusCode::OK || response.already_partial {
+        return Decision::PassThrough;
+    }
+    if policy.preconditions {
+        if let Some(decision) = preconditions(request, response) {
+            return decision;
+        }
+    }
+    let rangeable = !response.ranges_refused && response.length.is_some();
+    let full = |reason| Decision::Full {
+        accept_ranges: rangeable,
+        reason,
+    };
+    let range = match &request.range {
+        Field::Absent => return full(FullReason::NoRange),
+        Field::Many => return full(FullReason::RepeatedRange),
+        Field::One(value) => value.as_bytes(),
+    };
+    if response.ranges_refused {
+        return full(FullReason::Refused);
+    }
+    match &request.if_range {
+        Field::Absent => {}
+        Field::Many => return full(FullReason::IfRangeMismatch),
+        Field::One(value) => {
+            let date = response.date.unwrap_or(now);
+            if !if_range_matches(
+                value.as_bytes(),
+                response.etag,
+                response.last_modified,
+                date,
+            ) {
+                return full(FullReason::IfRangeMismatch);
+            }
+        }
+    }
+    let set = match parse_range(range, policy.max_ranges) {
+        Ok(set) => set,
+        Err(error) => return full(FullReason::Invalid(error)),
+    };
+    match response.length {
+        Some(0) => full(FullReason::Empty),
+        // A HEAD body says nothing about the length: never guess.
+        None if request.head => full(FullReason::UnknownLength),
+        _ => Decision::Ranges(set),
+    }
+}
+
+fn preconditions<'a>(
+    request: &'a Conditions,
+    response: &ResponseFacts<'_>,
+) -> Option<Decision<'static>> {
+    let lines = |values: &'a [HeaderValue]| values.iter().map(HeaderValue::as_bytes);
+    if !request.if_match.is_empty() {
+        if match_tag_list(lines(&request.if_match), response.etag, false) == TagMatch::NotMatched {
+            return Some(Decision::PreconditionFailed);
+        }
+    } else if let (Some(since), Some(modified)) =
+        (request.if_unmodified_since.date(), response.last_modified)
+    {
+        if modified > since {
+            return Some(Decision::PreconditionFailed);
+        }
+    }
+    if !request.if_none_match.is_empty() {
+        if match_tag_list(lines(&request.if_none_match), response.etag, true) == TagMatch::Matched {
+            return Some(Decision::NotModified);
+        }
+    } else if let (Some(since), Some(modified)) =
+        (request.if_modified_since.date(), response.last_modified)
+    {
+        if modified <= since {
+            return Some(Decision::NotModified);
+        }
+    }
+    None
+}
+
+/// The ranges to send, once the length is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolution {
+    /// Send the full `200` after all.
+    Full(FullReason),
+    /// `206` with one `Content-Range`.
+    Single(ByteRange),
+    /// `206 multipart/byteranges`, parts in this order (at least two).
+    Multi(Vec<ByteRange>),
+    /// `416` with `Content-Range: bytes */len`.
+    Unsatisfiable,
+}
+
+/// Resolves a range set against a representation of `len` bytes.
+///
+/// Unsatisfiable specs are dropped; overlapping and adjacent ranges (and,
+/// with [`RangeLayer::merge_gap`](crate::RangeLayer::merge_gap), ranges
+/// separated by a small gap) are merged; a merged range takes the place of
+/// its earliest member, so parts keep the order of the request. A single
+/// range left is sent alone. A multipart body larger than `len` plus the
+/// slack is refused (the full `200` is no larger and says the same).
+/// `content_type_len` is the length of the representation's `Content-Type`,
+/// which each part repeats.
+///
+/// Work is `O(n log n)` in the number of specs, which the parser caps.
+pub fn resolve(
+    set: &RangeSet<'_>,
+    len: u64,
+    policy: &Policy,
+    content_type_len: Option<usize>,
+) -> Resolution {
+    if len == 0 {
+        return Resolution::Full(FullReason::Empty);
+    }
+    if set.len() == 1 {
+        return match set.iter().next().and_then(|spec| spec.resolve(len)) {
+            Some(range) => Resolution::Single(range),
+            None => Resolution::Unsatisfiable,
+        };
+    }
+    let mut ranges: Vec<(ByteRange, usize)> = set
+        .iter()
+        .enumerate()
+        .filter_map(|(order, spec)| spec.resolve(len).map(|range| (range, order)))
+        .collect();
+    ranges.sort_unstable_by_key(|(range, _)| range.first);
+    let mut merged: Vec<(ByteRange, usize)> = Vec::with_capacity(ranges.len());
+    for (range, order) in ranges {
+        match merged.last_mut() {
+            Some((last, first_order))
+                if range.first <= last.last.saturating_add(1).saturating_add(policy.merge_gap) =>
+            {
+                last.last = last.last.max(range.last);
+                *first_order = (*first_order).min(order);
+            }
+            _ => merged.push((range, order)),
+        }
+    }
+    match merged.len() {
+        0 => return Resolution::Unsatisfiable,
+        1 => return Resolution::Single(merged[0].0),
+        _ => {}
+    }
+    merged.sort_unstable_by_key(|(_, order)| *order);
+    let ranges: Vec<ByteRange> = merged.into_iter().map(|(range, _)| range).collect();
+    if multipart::body_len(&ranges, content_type_len, len)
+        > len.saturating_add(policy.multipart_slack)
+    {
+        return Resolution::Full(FullReason::Amplification);
+    }
+    Resolution::Multi(ranges)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,445 @@
+//! Turns the inner response and the plan into the response to send.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::SystemTime;
+
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::response::Parts as Head;
+use http::{Response, StatusCode};
+use http_body::Body;
+
+use crate::body::{Parts, RangeBody, Rope, Tail};
+use crate::header::{parse_range, ByteRange};
+use crate::multipart::{write_u64, Framing};
+use crate::plan::{self, Conditions, Decision, Policy, Resolution, ResponseFacts};
+use crate::source::RangeSource;
+use crate::BoxError;
+
+pub(crate) enum Outcome<B> {
+    Ready(Response<RangeBody<B>>),
+    Collect(Box<Collect<B>>),
+}
+
+fn ready<B>(head: Head, body: RangeBody<B>) -> Outcome<B> {
+    Outcome::Ready(Response::from_parts(head, body))
+}
+
+pub(crate) fn respond<B>(
+    mut response: Response<B>,
+    conditions: Option<Conditions>,
+    policy: Policy,
+) -> Outcome<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    // The source is the layer's business only: never let it leak further.
+    let mut source = response.extensions_mut().remove::<RangeSource>();
+    let Some(conditions) = conditions else {
+        return Outcome::Ready(response.map(RangeBody::pass));
+    };
+    let (mut head, body) = response.into_parts();
+    let Ok(length) = representation_length(&head.headers, &body, &mut source, conditions.is_head())
+    else {
+        // Headers that contradict the body: not ours to fix.
+        return ready(head, RangeBody::pass(body));
+    };
+    let now = if conditions.has_if_range() {
+        SystemTime::now()
+    } else {
+        SystemTime::UNIX_EPOCH
+    };
+    let facts = ResponseFacts::from_headers(head.status, &head.headers, length);
+    match plan::decide(&conditions, &facts, &policy, now) {
+        Decision::PassThrough => ready(head, RangeBody::pass(body)),
+        Decision::NotModified => {
+            head.status = StatusCode::NOT_MODIFIED;
+            strip(&mut head.headers, REPRESENTATION);
+            ready(head, RangeBody::empty())
+        }
+        Decision::PreconditionFailed => {
+            head.status = StatusCode::PRECONDITION_FAILED;
+            strip(&mut head.headers, REPRESENTATION);
+            strip(&mut head.headers, VALIDATORS);
+            head.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            ready(head, RangeBody::empty())
+        }
+        Decision::Full { accept_ranges, .. } => {
+            if accept_ranges {
+                advertise(&mut head.headers);
+            }
+            ready(head, RangeBody::pass(body))
+        }
+        Decision::Ranges(set) => {
+            let Some(len) = length else {
+                // Only a GET gets here (a HEAD with no length is a `Full`).
+                let range = conditions.range_value().cloned();
+                return Outcome::Collect(Box::new(Collect::new(
+                    head,
+                    body,
+                    range.map_or(Goal::Abandon, |range| Goal::Length { range }),
+                    policy,
+                )));
+            };
+            let resolution = plan::resolve(&set, len, &policy, content_type_len(&head.headers));
+            let partial = match shape(resolution, len, &mut head) {
+                Shape::Done => return ready(head, RangeBody::empty()),
+                Shape::Full => return ready(head, RangeBody::pass(body)),
+                Shape::Partial(partial) => partial,
+            };
+            if conditions.is_head() {
+                return ready(partial.apply(head), RangeBody::empty());
+            }
+            if let Some(source) = source {
+                return match source.open() {
+                    Ok(reader) => {
+                        let (head, parts) = partial.into_parts(head);
+                        ready(head, RangeBody::source(reader, parts))
+                    }
+                    // The source would not open: the inner body still can.
+                    Err(_) => {
+                        advertise(&mut head.headers);
+                        ready(head, RangeBody::pass(body))
+                    }
+                };
+            }
+            if partial.parts.is_ascending() {
+                let (head, parts) = partial.into_parts(head);
+                return ready(head, RangeBody::stream(body, parts));
+            }
+            Outcome::Collect(Box::new(Collect::new(
+                head,
+                body,
+                Goal::Data { partial },
+                policy,
+            )))
+        }
+    }
+}
+
+/// The length of the representation, when it is known before reading the
+/// body: from the source, the `Content-Length`, or an exact size hint.
+/// `Err` when the response contradicts itself.
+fn representation_length<B: Body>(
+    headers: &HeaderMap,
+    body: &B,
+    source: &mut Option<RangeSource>,
+    head: bool,
+) -> Result<Option<u64>, ()> {
+    let declared = declared_length(headers)?;
+    if let Some(found) = source {
+        // A source that disagrees with the declared length does not describe
+        // this body (e.g. the body was compressed): ignore it.
+        if declared.is_none_or(|declared| declared == found.len()) {
+            return Ok(Some(found.len()));
+        }
+        *source = None;
+    }
+    let hint = body.size_hint().exact();
+    match (declared, hint) {
+        // A HEAD body is usually empty whatever the length: trust the header.
+        (Some(declared), Some(hint)) if declared != hint && !head => Err(()),
+        (Some(declared), _) => Ok(Some(declared)),
+        (None, Some(hint)) if !(head && hint == 0) => Ok(Some(hint)),
+        _ => Ok(None),
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ()> {
+    let mut length = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        let bytes = value.as_bytes();
+        if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+            return Err(());
+        }
+        let parsed = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if length.is_some_and(|seen| seen != parsed) {
+            return Err(());
+        }
+        length = Some(parsed);
+    }
+    Ok(length)
+}
+
+fn content_type_len(headers: &HeaderMap) -> Option<usize> {
+    headers.get(header::CONTENT_TYPE).map(HeaderValue::len)
+}
+
+/// Headers that describe the content; none of them belongs on a response
+/// without content.
+const REPRESENTATION: &[HeaderName] = &[
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_RANGE,
+    header::CONTENT_DISPOSITION,
+    header::TRANSFER_ENCODING,
+    header::TRAILER,
+    header::ACCEPT_RANGES,
+];
+
+/// Validators and cache headers, which a 304 keeps and a 412 drops.
+const VALIDATORS: &[HeaderName] = &[
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::CACHE_CONTROL,
+    header::EXPIRES,
+];
+
+fn strip(headers: &mut HeaderMap, names: &[HeaderName]) {
+    for name in names {
+        headers.remove(name);
+    }
+}
+
+fn advertise(headers: &mut HeaderMap) {
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+fn content_range(range: Option<ByteRange>, len: u64) -> HeaderValue {
+    let mut value = BytesMut::with_capacity(64);
+    value.extend_from_slice(b"bytes ");
+    match range {
+        Some(range) => {
+            write_u64(&mut value, range.first);
+            value.extend_from_slice(b"-");
+            write_u64(&mut value, range.last);
+        }
+        None => value.extend_from_slice(b"*"),
+    }
+    value.extend_from_slice(b"/");
+    write_u64(&mut value, len);
+    // ASCII digits, '-', '*', '/' and a space: always a valid value.
+    HeaderValue::from_maybe_shared(value.freeze())
+        .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"))
+}
+
+enum Shape {
+    /// A body-less response is ready (416).
+    Done,
+    /// Send the full 200.
+    Full,
+    Partial(Partial),
+}
+
+/// A 206 to be: its parts and the headers that describe them.
+pub(crate) struct Partial {
+    parts: Parts,
+    content_range: Option<HeaderValue>,
+    multipart_type: Option<HeaderValue>,
+}
+
+impl Partial {
+    fn apply(self, head: Head) -> Head {
+        self.into_parts(head).0
+    }
+
+    fn into_parts(self, mut head: Head) -> (Head, Parts) {
+        head.status = StatusCode::PARTIAL_CONTENT;
+        let headers = &mut head.headers;
+        headers.remove(header::TRANSFER_ENCODING);
+        headers.insert(
+            header::CONTENT_LENGTH,
+            HeaderValue::from(self.parts.remaining()),
+        );
+        advertise(headers);
+        if let Some(value) = self.content_range {
+            headers.insert(header::CONTENT_RANGE, value);
+        }
+        if let Some(value) = self.multipart_type {
+            headers.insert(header::CONTENT_TYPE, value);
+        }
+        (head, self.parts)
+    }
+}
+
+/// Applies a resolution: writes a 416 or the 200's `Accept-Ranges` into
+/// `head`, or returns the 206 to build.
+fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
+    match resolution {
+        Resolution::Full(_) => {
+            advertise(&mut head.headers);
+            Shape::Full
+        }
+        Resolution::Unsatisfiable => {
+            head.status = StatusCode::RANGE_NOT_SATISFIABLE;
+            strip(&mut head.headers, REPRESENTATION);
+            head.headers
+                .insert(header::CONTENT_RANGE, content_range(None, len));
+            head.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            advertise(&mut head.headers);
+            Shape::Done
+        }
+        Resolution::Single(range) => Shape::Partial(Partial {
+            parts: Parts::single(range),
+            content_range: Some(content_range(Some(range), len)),
+            multipart_type: None,
+        }),
+        Resolution::Multi(ranges) => {
+            let framing = Framing::new(head.headers.get(header::CONTENT_TYPE).cloned(), len);
+            let multipart_type = Some(framing.header_value());
+            Shape::Partial(Partial {
+                parts: Parts::multi(ranges, framing),
+                content_range: None,
+                multipart_type,
+            })
+        }
+    }
+}
+
+/// What the collected bytes are for.
+pub(crate) enum Goal {
+    /// The length is unknown: read to the end (within the limit), then plan.
+    Length { range: HeaderValue },
+    /// The ranges are planned but out of order over a forward-only body:
+    /// hold the bytes up to the last one needed.
+    Data { partial: Partial },
+    /// Nothing to plan (cannot happen): send the 200 as it comes.
+    Abandon,
+}
+
+enum Filled {
+    Complete,
+    OverLimit,
+    Failed(BoxError),
+}
+
+/// Buffers the start of a body, within the limit.
+pub(crate) struct Collect<B> {
+    head: Head,
+    body: Pin<Box<B>>,
+    rope: Rope,
+    trailers: Option<HeaderMap>,
+    goal: Goal,
+    policy: Policy,
+}
+
+impl<B> Collect<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    fn new(head: Head, body: B, goal: Goal, policy: Policy) -> Self {
+        Collect {
+            head,
+            body: Box::pin(body),
+            rope: Rope::default(),
+            trailers: None,
+            goal,
+            policy,
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Filled> {
+        loop {
+            match &self.goal {
+                Goal::Data { partial } if self.rope.len() >= partial.parts.data_end() => {
+                    return Poll::Ready(Filled::Complete)
+                }
+                Goal::Abandon => return Poll::Ready(Filled::OverLimit),
+                _ if self.rope.len() > self.policy.buffer_limit as u64 => {
+                    return Poll::Ready(Filled::OverLimit)
+                }
+                _ => {}
+            }
+            match ready!(self.body.as_mut().poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(mut data) => {
+                        let remaining = bytes::Buf::remaining(&data);
+                        self.rope
+                            .push(bytes::Buf::copy_to_bytes(&mut data, remaining));
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            self.trailers = Some(trailers);
+                        }
+                    }
+                },
+                Some(Err(error)) => return Poll::Ready(Filled::Failed(error.into())),
+                None => return Poll::Ready(Filled::Complete),
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, filled: Filled) -> Response<RangeBody<B>> {
+        let Collect {
+            mut head,
+            body,
+            rope,
+            trailers,
+            goal,
+            policy,
+        } = *self;
+        let tail = match filled {
+            Filled::Complete => None,
+            Filled::OverLimit => Some(Tail::Body(body)),
+            Filled::Failed(error) => Some(Tail::Error(error)),
+        };
+        let range = match (goal, tail) {
+            (Goal::Data { partial }, None) => {
+                let (head, parts) = partial.into_parts(head);
+                return Response::from_parts(head, RangeBody::rope(rope, parts));
+            }
+            (Goal::Length { range }, None) => range,
+            (goal, Some(tail)) => {
+                // Past the limit, or the body failed: the full 200, every
+                // byte read so far first, then the rest (or the error).
+                if matches!(goal, Goal::Data { .. }) {
+                    advertise(&mut head.headers);
+                }
+                return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), tail));
+            }
+            (Goal::Abandon, None) => {
+                return Response::from_parts(
+                    head,
+                    RangeBody::buffered(rope.into_chunks(), Tail::End),
+                )
+            }
+        };
+        // The whole body is here: its length is known now.
+        let len = rope.len();
+        head.headers.remove(header::TRANSFER_ENCODING);
+        head.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        let resolution = match parse_range(range.as_bytes(), policy.max_ranges) {
+            Ok(set) => plan::resolve(&set, len, &policy, content_type_len(&head.headers)),
+            Err(_) => Resolution::Full(plan::FullReason::UnknownLength),
+        };
+        let full_tail = match trailers {
+            Some(trailers) => Tail::Trailers(trailers),
+            None => Tail::End,
+        };
+        match shape(resolution, len, &mut head) {
+            Shape::Done => Response::from_parts(head, RangeBody::empty()),
+            Shape::Full => {
+                Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
+            }
+            Shape::Partial(partial) => {
+                let (head, parts) = partial.into_parts(head);
+                Response::from_parts(head, RangeBody::rope(rope, parts))
+            }
+        }
+    }
+}
+
+impl<B> Collect<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    /// Drives the collection; `Ready` with the response once decided.
+    pub(crate) fn poll_response(
+        mut self: Box<Self>,
+        cx: &mut Context<'_>,
+    ) -> Result<Response<RangeBody<B>>, Box<Self>> {
+        match self.poll_fill(cx) {
+            Poll::Ready(filled) => Ok(self.finish(filled)),
+            Poll::Pending => Err(self),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Seekable sources: the hook through which the layer reads only the bytes
+//! a range needs.
+//!
+//! An inner service cannot show through its body type that the body comes
+//! from something seekable, least of all when that type is opaque (axum's
+//! `Body`). So it says so in the response extensions: it inserts a
+//! [`RangeSource`]. When a range applies, the layer takes the source out,
+//! drops the inner body unread, and reads the parts from the source. When
+//! none applies, the inner body goes out as it is.
+//!
+//! [`RangeSource::into_response`] builds such a response in one call, with
+//! a body ([`SourceBody`]) that streams the whole source for the `200`.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # async fn handler() -> std::io::Result<()> {
+//! use tower_range::source::{FileSource, RangeSource};
+//!
+//! let file = FileSource::open("Cargo.toml").await?;
+//! let response = RangeSource::new(file).into_response();
+//! assert!(response.extensions().get::<RangeSource>().is_some());
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+
+#[cfg(feature = "tokio")]
+mod file;
+#[cfg(feature = "tokio")]
+mod reader;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use file::FileSource;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use reader::ReaderSource;
+
+/// A sequence of bytes of known length that can be read from any offset.
+pub trait SeekableSource: Send + Sync + 'static {
+    /// The length in bytes. It must not change while responses use it.
+    fn len(&self) -> u64;
+
+    /// `true` when [`len`](Self::len) is zero.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Opens a reader for one response. Called once per response that needs
+    /// bytes, and never for a `HEAD`.
+    fn open(&self) -> io::Result<Box<dyn SourceReader>>;
+}
+
+/// Reads from a [`SeekableSource`], one chunk at a time.
+pub trait SourceReader: Send + 'static {
+    /// Reads up to `max_len` (at least one) bytes starting at `offset`.
+    ///
+    /// Returns a chunk of at least one byte, or an empty one at the end of
+    /// the source. Consecutive calls usually continue where the last ended;
+    /// a reader may rely on that to avoid a seek. The reader chooses the
+    /// chunk size, which bounds the memory a response holds.
+    fn poll_read_at(
+        &mut self,
+        cx: &mut Context<'_>,
+        offset: u64,
+        max_len: usize,
+    ) -> Poll<io::Result<Bytes>>;
+}
+
+/// A shared, cloneable handle to a [`SeekableSource`], the value to insert
+/// in the response extensions.
+#[derive(Clone)]
+pub struct RangeSource {
+    source: Arc<dyn SeekableSource>,
+}
+
+impl fmt::Debug for RangeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RangeSource")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RangeSource {
+    /// Wraps a source.
+    pub fn new<S: SeekableSource>(source: S) -> Self {
+        RangeSource {
+            source: Arc::new(source),
+        }
+    }
+
+    /// The length of the source.
+    pub fn len(&self) -> u64 {
+        self.source.len()
+    }
+
+    /// `true` when the source is empty.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+
+    /// Opens a reader (see [`SeekableSource::open`]).
+    pub fn open(&self) -> io::Result<Box<dyn SourceReader>> {
+        self.source.open()
+    }
+
+    /// A body that streams the whole source.
+    pub fn body(&self) -> SourceBody {
+        SourceBody {
+            source: self.clone(),
+            reader: None,
+            offset: 0,
+            end: self.len(),
+        }
+    }
+
+    /// A `200 OK` with `Content-Length`, a body streaming the whole source,
+    /// and the source in its extensions, ready for the layer. Add the
+    /// `Content-Type`, `ETag` and `Last-Modified` you have.
+    pub fn into_response(self) -> Response<SourceBody> {
+        let mut response = Response::new(self.body());
+        *response.status_mut() = StatusCode::OK;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(self.len()));
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// A body streaming a [`RangeSource`] from start to end; the reader is
+/// opened on the first poll, so an unpolled body costs no I/O.
+pub struct SourceBody {
+    source: RangeSource,
+    reader: Option<Box<dyn SourceReader>>,
+    offset: u64,
+    end: u64,
+}
+
+impl fmt::Debug for SourceBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceBody")
+            .field("offset", &self.offset)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Body for SourceBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        let remaining = this.end - this.offset;
+        if remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let reader = match &mut this.reader {
+            Some(reader) => reader,
+            slot => match this.source.open() {
+                Ok(reader) => slot.insert(reader),
+                Err(error) => {
+                    this.end = this.offset;
+                    return Poll::Ready(Some(Err(error)));
+                }
+            },
+        };
+        let max = usize::try_from(remaining).unwrap_or(usize::MAX);
+        let result = ready!(reader.poll_read_at(cx, this.offset, max));
+        Poll::Ready(Some(match result {
+            Ok(chunk) if !chunk.is_empty() => {
+                // A reader must not return more than asked; trust, but clamp.
+                let chunk = if chunk.len() as u64 > remaining {
+                    chunk.slice(..max)
+                } else {
+                    chunk
+                };
+                this.offset += chunk.len() as u64;
+                Ok(Frame::data(chunk))
+            }
+            Ok(_) => {
+                this.end = this.offset;
+                Err(unexpected_eof())
+            }
+            Err(error) => {
+                this.end = this.offset;
+                Err(error)
+            }
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.offset == self.end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.end - self.offset)
+    }
+}
+
+pub(crate) fn unexpected_eof() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the source ended before its announced length",
+    )
+}
