@@ -19,6 +19,9 @@ pin_project! {
     }
 }
 
+// The `Call` state is the one every request lives in; boxing the captured
+// conditions would cost an allocation per request to shrink a rare state.
+#[allow(clippy::large_enum_variant)]
 enum State<B> {
     /// Waiting for the inner service.
     Call {

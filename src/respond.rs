@@ -17,6 +17,8 @@ use crate::plan::{self, Conditions, Decision, Policy, Resolution, ResponseFacts}
 use crate::source::RangeSource;
 use crate::BoxError;
 
+// Short-lived and moved once: not worth a box per response.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Outcome<B> {
     Ready(Response<RangeBody<B>>),
     Collect(Box<Collect<B>>),
@@ -218,6 +220,7 @@ fn content_range(range: Option<ByteRange>, len: u64) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"))
 }
 
+#[allow(clippy::large_enum_variant)] // moved once, right away
 enum Shape {
     /// A body-less response is ready (416).
     Done,

@@ -82,6 +82,7 @@ pub fn if_range_matches(
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // the tables spell out their rows
 mod tests {
     use super::*;
 

@@ -134,6 +134,7 @@ where
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // the tables spell out their rows
 mod tests {
     use super::*;
 

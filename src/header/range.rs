@@ -265,6 +265,7 @@ fn is_tchar(b: u8) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // the tables spell out their rows
 mod tests {
     use super::*;
     use RangeSpec::*;

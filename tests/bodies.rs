@@ -1,0 +1,400 @@
+//! Body-kind behaviour that only the service shows: what is read, what is
+//! buffered, what passes through untouched.
+
+use std::convert::Infallible;
+use std::io::{self, Cursor};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
+use tower::{service_fn, ServiceExt};
+use tower_layer::Layer;
+use tower_range::source::{RangeSource, ReaderSource};
+use tower_range::{RangeBody, RangeLayer};
+
+type BoxBody = http_body_util::combinators::UnsyncBoxBody<Bytes, io::Error>;
+
+fn entity(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// A stream of `chunk`-byte frames that counts the bytes it handed out.
+fn counted_stream(data: Vec<u8>, chunk: usize, read: Arc<AtomicU64>) -> BoxBody {
+    let chunks: Vec<Bytes> = data.chunks(chunk).map(Bytes::copy_from_slice).collect();
+    let frames = stream::iter(chunks).map(move |chunk| {
+        read.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+        Ok::<_, io::Error>(Frame::data(chunk))
+    });
+    BodyExt::boxed_unsync(StreamBody::new(frames))
+}
+
+use futures_util::StreamExt;
+
+async fn call<B>(
+    layer: RangeLayer,
+    method: Method,
+    range: Option<&str>,
+    response: Response<B>,
+) -> (Response<()>, Bytes)
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<tower_range::BoxError>,
+{
+    let slot = std::sync::Mutex::new(Some(response));
+    let service = layer.layer(service_fn(move |_req: Request<()>| {
+        let response = slot.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    }));
+    let mut request = Request::builder().method(method);
+    if let Some(range) = range {
+        request = request.header(header::RANGE, range);
+    }
+    let response: Response<RangeBody<B>> =
+        service.oneshot(request.body(()).unwrap()).await.unwrap();
+    let (head, body) = response.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    (Response::from_parts(head, ()), bytes)
+}
+
+#[tokio::test]
+async fn known_length_stream_reads_no_further_than_the_last_byte() {
+    let data = entity(100_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let mut response = Response::new(counted_stream(data.clone(), 1000, read.clone()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(100_000u64));
+    let (head, body) = call(
+        RangeLayer::new(),
+        Method::GET,
+        Some("bytes=10500-20499"),
+        response,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&body[..], &data[10_500..20_500]);
+    // The frame holding byte 20499 ends at 21000: nothing after it is read.
+    assert_eq!(read.load(Ordering::SeqCst), 21_000);
+}
+
+#[tokio::test]
+async fn buffered_body_is_sliced_without_copy() {
+    let data = Bytes::from(entity(4096));
+    let response = Response::new(Full::new(data.clone()));
+    let (head, body) = call(
+        RangeLayer::new(),
+        Method::GET,
+        Some("bytes=100-199"),
+        response,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(body, data.slice(100..200));
+    // Same allocation: the slice points into the original buffer.
+    assert_eq!(body.as_ptr(), data[100..].as_ptr());
+}
+
+#[tokio::test]
+async fn out_of_order_ranges_over_a_stream_are_held_within_the_limit() {
+    let data = entity(10_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let mut response = Response::new(counted_stream(data.clone(), 700, read.clone()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(10_000u64));
+    let (head, body) = call(
+        RangeLayer::new(),
+        Method::GET,
+        Some("bytes=5000-5099,0-99"),
+        response,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    let content_type = head.headers()[header::CONTENT_TYPE].to_str().unwrap();
+    assert!(content_type.starts_with("multipart/byteranges; boundary="));
+    let text = String::from_utf8_lossy(&body);
+    let first = text.find("Content-Range: bytes 5000-5099/10000").unwrap();
+    let second = text.find("Content-Range: bytes 0-99/10000").unwrap();
+    assert!(first < second, "parts keep the order of the request");
+    assert_eq!(
+        body.len().to_string(),
+        head.headers()[header::CONTENT_LENGTH].to_str().unwrap()
+    );
+    // Read up to the frame holding byte 5099 (ends at 5600), not further.
+    assert_eq!(read.load(Ordering::SeqCst), 5_600);
+}
+
+#[tokio::test]
+async fn out_of_order_ranges_past_the_limit_send_every_byte() {
+    let data = entity(10_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let mut response = Response::new(counted_stream(data.clone(), 700, read));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(10_000u64));
+    let layer = RangeLayer::new().buffer_limit(1000);
+    let (head, body) = call(layer, Method::GET, Some("bytes=9000-9099,0-99"), response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "10000");
+    assert_eq!(&body[..], &data[..]);
+}
+
+#[tokio::test]
+async fn unknown_length_within_the_limit_is_ranged() {
+    let data = entity(5000);
+    let response = Response::new(counted_stream(data.clone(), 333, Arc::default()));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=-10"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        head.headers()[header::CONTENT_RANGE],
+        "bytes 4990-4999/5000"
+    );
+    assert_eq!(&body[..], &data[4990..]);
+}
+
+#[tokio::test]
+async fn unknown_length_past_the_limit_sends_every_byte() {
+    let data = entity(50_000);
+    let response = Response::new(counted_stream(data.clone(), 1024, Arc::default()));
+    let layer = RangeLayer::new().buffer_limit(4096);
+    let (head, body) = call(layer, Method::GET, Some("bytes=0-9"), response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().get(header::CONTENT_RANGE).is_none());
+    assert!(head.headers().get(header::CONTENT_LENGTH).is_none());
+    assert_eq!(&body[..], &data[..]);
+}
+
+#[tokio::test]
+async fn unknown_length_without_range_is_not_buffered() {
+    let data = entity(50_000);
+    let read = Arc::new(AtomicU64::new(0));
+    let response = Response::new(counted_stream(data.clone(), 1024, read.clone()));
+    let slot = std::sync::Mutex::new(Some(response));
+    let service = RangeLayer::new().layer(service_fn(move |_req: Request<()>| {
+        let response = slot.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    }));
+    let response = service.oneshot(Request::new(())).await.unwrap();
+    // Headers are out before a single byte of the body was read.
+    assert_eq!(read.load(Ordering::SeqCst), 0);
+    assert!(response.headers().get(header::ACCEPT_RANGES).is_none());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], &data[..]);
+}
+
+#[tokio::test]
+async fn reader_source_serves_ranges_and_the_full_body() {
+    let data = entity(300_000);
+    for (range, expected) in [
+        (Some("bytes=1000-199999"), &data[1000..200_000]),
+        (None, &data[..]),
+    ] {
+        let source = RangeSource::new(ReaderSource::new(
+            Cursor::new(data.clone()),
+            data.len() as u64,
+        ));
+        let (head, body) = call(
+            RangeLayer::new(),
+            Method::GET,
+            range,
+            source.into_response(),
+        )
+        .await;
+        assert_eq!(body.len(), expected.len());
+        assert!(body[..] == *expected, "{range:?}");
+        assert_eq!(head.headers()[header::ACCEPT_RANGES], "bytes");
+        assert!(
+            head.extensions().get::<RangeSource>().is_none(),
+            "the source never leaks"
+        );
+    }
+}
+
+#[tokio::test]
+async fn source_that_disagrees_with_content_length_is_ignored() {
+    // A body that is not the source (say, compressed): ranges must address
+    // the body that is sent, so the layer streams the body instead.
+    let body_bytes = Bytes::from_static(b"0123456789");
+    let mut response = Response::new(Full::new(body_bytes.clone()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(10u64));
+    response
+        .extensions_mut()
+        .insert(RangeSource::new(ReaderSource::new(
+            Cursor::new(vec![b'x'; 1000]),
+            1000,
+        )));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=2-4"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.headers()[header::CONTENT_RANGE], "bytes 2-4/10");
+    assert_eq!(body, "234");
+}
+
+#[tokio::test]
+async fn head_gets_get_headers_and_no_body() {
+    for range in ["bytes=0-4", "bytes=0-4,10-14", "bytes=500-"] {
+        let get = call(
+            RangeLayer::new(),
+            Method::GET,
+            Some(range),
+            Response::new(Full::new(Bytes::from(entity(100)))),
+        )
+        .await;
+        let head = call(
+            RangeLayer::new(),
+            Method::HEAD,
+            Some(range),
+            Response::new(Full::new(Bytes::from(entity(100)))),
+        )
+        .await;
+        assert_eq!(get.0.status(), head.0.status(), "{range}");
+        assert!(head.1.is_empty());
+        for name in [
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+        ] {
+            assert_eq!(
+                get.0.headers().get(&name),
+                head.0.headers().get(&name),
+                "{range} {name}"
+            );
+        }
+        let multipart = |r: &Response<()>| {
+            r.headers()
+                .get(header::CONTENT_TYPE)
+                .map(|v| v.to_str().unwrap().starts_with("multipart/byteranges"))
+        };
+        assert_eq!(multipart(&get.0), multipart(&head.0));
+    }
+}
+
+#[tokio::test]
+async fn head_with_an_empty_body_trusts_content_length() {
+    // What axum hands over for HEAD: the GET's headers and an empty body.
+    let mut response = Response::new(Full::new(Bytes::new()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(1000u64));
+    let (head, body) = call(
+        RangeLayer::new(),
+        Method::HEAD,
+        Some("bytes=-100"),
+        response,
+    )
+    .await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.headers()[header::CONTENT_RANGE], "bytes 900-999/1000");
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "100");
+    assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn contradictory_length_passes_through_untouched() {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"0123456789")));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(20u64));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=0-1"), response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().get(header::ACCEPT_RANGES).is_none());
+    assert_eq!(body, "0123456789");
+}
+
+#[tokio::test]
+async fn other_methods_and_statuses_are_untouched() {
+    for (method, status) in [
+        (Method::POST, StatusCode::OK),
+        (Method::PUT, StatusCode::OK),
+        (Method::DELETE, StatusCode::OK),
+        (Method::GET, StatusCode::NOT_FOUND),
+        (Method::GET, StatusCode::CREATED),
+        (Method::GET, StatusCode::PARTIAL_CONTENT),
+    ] {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"0123456789")));
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert("x-marker", HeaderValue::from_static("kept"));
+        let (head, body) = call(
+            RangeLayer::new(),
+            method.clone(),
+            Some("bytes=0-1"),
+            response,
+        )
+        .await;
+        assert_eq!(head.status(), status, "{method} {status}");
+        assert_eq!(
+            head.headers().len(),
+            1,
+            "{method} {status}: {:?}",
+            head.headers()
+        );
+        assert_eq!(body, "0123456789");
+    }
+}
+
+#[tokio::test]
+async fn accept_ranges_none_opts_out() {
+    let mut response = Response::new(Full::new(Bytes::from_static(b"0123456789")));
+    response
+        .headers_mut()
+        .insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=0-1"), response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::ACCEPT_RANGES], "none");
+    assert_eq!(body, "0123456789");
+}
+
+#[tokio::test]
+async fn responses_keep_their_headers() {
+    let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+    for (name, value) in [
+        (header::CONTENT_TYPE, "video/mp4"),
+        (header::ETAG, "\"v1\""),
+        (header::LAST_MODIFIED, "Sun, 06 Nov 1994 08:49:37 GMT"),
+        (header::CACHE_CONTROL, "max-age=60"),
+        (header::VARY, "accept-encoding"),
+        (header::CONTENT_ENCODING, "identity"),
+    ] {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    let (head, _) = call(RangeLayer::new(), Method::GET, Some("bytes=0-9"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    for name in [
+        "content-type",
+        "etag",
+        "last-modified",
+        "cache-control",
+        "vary",
+        "content-encoding",
+    ] {
+        assert!(head.headers().contains_key(name), "{name} kept on 206");
+    }
+
+    let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    response
+        .headers_mut()
+        .insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=100-"), response).await;
+    assert_eq!(head.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(head.headers()[header::CONTENT_RANGE], "bytes */100");
+    assert!(head.headers().get(header::CONTENT_TYPE).is_none());
+    assert!(head.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "0");
+    assert_eq!(head.headers()[header::ETAG], "\"v1\"");
+    assert!(body.is_empty());
+}
