@@ -139,7 +139,8 @@ impl Conditions {
         }
     }
 
-    /// `true` when the request carries none of the headers this crate acts on.
+    /// `true` when the request carries none of the headers this crate acts
+    /// on (`If-Range` alone is ignored without `Range`).
     pub fn is_plain(&self) -> bool {
         self.range == Field::Absent
             && self.if_match.is_empty()
@@ -180,6 +181,21 @@ impl<'a> ResponseFacts<'a> {
                 _ => None,
             }
         };
+        ResponseFacts {
+            etag: single(header::ETAG).and_then(EntityTag::parse),
+            last_modified: single(header::LAST_MODIFIED).and_then(parse_http_date),
+            date: single(header::DATE).and_then(parse_http_date),
+            ..Self::without_validators(status, headers, length)
+        }
+    }
+
+    /// Like [`from_headers`](Self::from_headers), without reading `ETag`,
+    /// `Last-Modified` and `Date`: enough for a request with no conditions.
+    pub fn without_validators(
+        status: StatusCode,
+        headers: &HeaderMap,
+        length: Option<u64>,
+    ) -> Self {
         let ranges_refused = headers
             .get_all(header::ACCEPT_RANGES)
             .iter()
@@ -190,9 +206,9 @@ impl<'a> ResponseFacts<'a> {
         });
         ResponseFacts {
             status,
-            etag: single(header::ETAG).and_then(EntityTag::parse),
-            last_modified: single(header::LAST_MODIFIED).and_then(parse_http_date),
-            date: single(header::DATE).and_then(parse_http_date),
+            etag: None,
+            last_modified: None,
+            date: None,
             length,
             ranges_refused,
             already_partial: multipart || headers.contains_key(header::CONTENT_RANGE),
