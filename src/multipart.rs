@@ -73,22 +73,37 @@ pub(crate) fn part_header_len(
     range: ByteRange,
     complete: u64,
 ) -> u64 {
-    let content_type =
-        content_type_len.map_or(0, |len| CONTENT_TYPE_PREFIX.len() as u64 + len as u64 + 2);
-    (4 + BOUNDARY_LEN as u64 + 2)
-        + content_type
+    let content_type = content_type_len.map_or(0, |len| {
+        (CONTENT_TYPE_PREFIX.len() as u64 + 2).saturating_add(len as u64)
+    });
+    let fixed = (4 + BOUNDARY_LEN as u64 + 2)
         + CONTENT_RANGE_PREFIX.len() as u64
         + digits(range.first)
         + 1
         + digits(range.last)
         + 1
         + digits(complete)
-        + 4
+        + 4;
+    fixed.saturating_add(content_type)
 }
 
 /// Length of the closing delimiter `\r\n--B--\r\n`.
 pub(crate) const fn closing_len() -> u64 {
     4 + BOUNDARY_LEN as u64 + 4
+}
+
+/// Exact length of the whole multipart body; `None` when it does not fit
+/// in a `u64` (it could not be announced in a `Content-Length`).
+pub(crate) fn checked_body_len(
+    ranges: &[ByteRange],
+    content_type_len: Option<usize>,
+    complete: u64,
+) -> Option<u64> {
+    ranges.iter().try_fold(closing_len(), |total, range| {
+        total
+            .checked_add(part_header_len(content_type_len, *range, complete))?
+            .checked_add(range.len())
+    })
 }
 
 /// Exact length of the whole multipart body, saturating.

@@ -417,12 +417,14 @@ pub fn resolve(
     }
     merged.sort_unstable_by_key(|(_, order)| *order);
     let ranges: Vec<ByteRange> = merged.into_iter().map(|(range, _)| range).collect();
-    if multipart::body_len(&ranges, content_type_len, len)
-        > len.saturating_add(policy.multipart_slack)
-    {
-        return Resolution::Full(FullReason::Amplification);
+    // Checked, not saturated: near u64::MAX both sides would saturate to the
+    // same value and hide an amplification.
+    let body = multipart::checked_body_len(&ranges, content_type_len, len);
+    match (body, len.checked_add(policy.multipart_slack)) {
+        (None, _) => Resolution::Full(FullReason::Amplification),
+        (Some(body), Some(limit)) if body > limit => Resolution::Full(FullReason::Amplification),
+        _ => Resolution::Multi(ranges),
     }
-    Resolution::Multi(ranges)
 }
 
 #[cfg(test)]
