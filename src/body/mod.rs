@@ -219,7 +219,10 @@ where
                 let buffered: u64 = prefix.iter().map(|b| b.len() as u64).sum();
                 let rest = match tail {
                     Tail::Body(body) => body.size_hint(),
-                    _ => SizeHint::with_exact(0),
+                    // An exact hint would let the server announce a length
+                    // that ends cleanly right where the error is.
+                    Tail::Error(_) => SizeHint::new(),
+                    Tail::Trailers(_) | Tail::End => SizeHint::with_exact(0),
                 };
                 let mut hint = SizeHint::new();
                 hint.set_lower(buffered.saturating_add(rest.lower()));
