@@ -98,6 +98,17 @@ where
                 Shape::Full => return ready(head, RangeBody::pass(body)),
                 Shape::Partial(partial) => partial,
             };
+            if source.is_none()
+                && !partial.parts.is_ascending()
+                && partial.parts.data_end() > policy.buffer_limit as u64
+            {
+                // Out-of-order parts over a forward-only body need every byte
+                // up to the last one held back; past the limit, the full 200.
+                // Decided here, before reading, so that HEAD and GET agree
+                // and the answer does not depend on the body's frame sizes.
+                advertise(&mut head.headers);
+                return ready(head, RangeBody::pass(body));
+            }
             if conditions.is_head() {
                 return ready(partial.apply(head), RangeBody::empty());
             }
@@ -138,15 +149,17 @@ fn representation_length<B: Body>(
     head: bool,
 ) -> Result<Option<u64>, ()> {
     let declared = declared_length(headers)?;
+    let hint = body.size_hint().exact();
     if let Some(found) = source {
-        // A source that disagrees with the declared length does not describe
-        // this body (e.g. the body was compressed): ignore it.
-        if declared.is_none_or(|declared| declared == found.len()) {
+        // The source describes this body only if the response says it has
+        // the source's length. A layer that re-encoded the body (compression
+        // drops Content-Length) leaves the source behind: ignore it, or raw
+        // bytes would go out under the new encoding.
+        if declared.or(hint) == Some(found.len()) {
             return Ok(Some(found.len()));
         }
         *source = None;
     }
-    let hint = body.size_hint().exact();
     match (declared, hint) {
         // A HEAD body is usually empty whatever the length: trust the header.
         (Some(declared), Some(hint)) if declared != hint && !head => Err(()),
@@ -251,6 +264,8 @@ impl Partial {
         head.status = StatusCode::PARTIAL_CONTENT;
         let headers = &mut head.headers;
         headers.remove(header::TRANSFER_ENCODING);
+        // A 206 body never carries the inner body's trailers.
+        headers.remove(header::TRAILER);
         headers.insert(
             header::CONTENT_LENGTH,
             HeaderValue::from(self.parts.remaining()),
@@ -289,6 +304,12 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
             content_range: Some(content_range(Some(range), len)),
             multipart_type: None,
         }),
+        // A top-level Content-Encoding would claim the multipart framing
+        // itself is encoded: send the (encoded) representation whole.
+        Resolution::Multi(_) if head.headers.contains_key(header::CONTENT_ENCODING) => {
+            advertise(&mut head.headers);
+            Shape::Full
+        }
         Resolution::Multi(ranges) => {
             let framing = Framing::new(head.headers.get(header::CONTENT_TYPE).cloned(), len);
             let multipart_type = Some(framing.header_value());

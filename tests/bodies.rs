@@ -398,3 +398,93 @@ async fn responses_keep_their_headers() {
     assert_eq!(head.headers()[header::ETAG], "\"v1\"");
     assert!(body.is_empty());
 }
+
+#[tokio::test]
+async fn source_left_behind_by_a_re_encoding_layer_is_ignored() {
+    // What a compression layer between the layer and the handler leaves:
+    // Content-Encoding set, Content-Length gone, the source still in the
+    // extensions. Ranges must address the bytes actually sent.
+    let sent = entity(36);
+    let mut response = Response::new(counted_stream(sent.clone(), 7, Arc::default()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    response
+        .extensions_mut()
+        .insert(RangeSource::new(ReaderSource::new(
+            Cursor::new(vec![b'x'; 36]),
+            36,
+        )));
+    let (head, body) = call(RangeLayer::new(), Method::GET, Some("bytes=0-3"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&body[..], &sent[..4]);
+}
+
+#[tokio::test]
+async fn out_of_order_past_the_limit_is_decided_before_reading_so_head_agrees() {
+    for method in [Method::GET, Method::HEAD] {
+        let read = Arc::new(AtomicU64::new(0));
+        let mut response = Response::new(counted_stream(entity(36), 7, read.clone()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(36u64));
+        let layer = RangeLayer::new().buffer_limit(8);
+        let (head, body) = call(layer, method.clone(), Some("bytes=30-31,0-1"), response).await;
+        assert_eq!(head.status(), StatusCode::OK, "{method}");
+        assert_eq!(head.headers()[header::CONTENT_LENGTH], "36", "{method}");
+        assert_eq!(head.headers()[header::ACCEPT_RANGES], "bytes", "{method}");
+        if method == Method::GET {
+            assert_eq!(&body[..], &entity(36)[..]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn multipart_of_an_encoded_representation_is_sent_whole() {
+    let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    let (head, body) = call(
+        RangeLayer::new(),
+        Method::GET,
+        Some("bytes=0-1,5-6"),
+        response,
+    )
+    .await;
+    // A top-level Content-Encoding on multipart/byteranges would claim the
+    // framing itself is encoded.
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(body.len(), 100);
+
+    // One range of the encoded bytes is fine: it addresses the encoded bytes.
+    let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    let (head, _) = call(RangeLayer::new(), Method::GET, Some("bytes=0-1"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(head.headers()[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn partial_responses_drop_the_trailer_announcement() {
+    let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+    response
+        .headers_mut()
+        .insert(header::TRAILER, HeaderValue::from_static("x-checksum"));
+    let (head, _) = call(RangeLayer::new(), Method::GET, Some("bytes=0-1"), response).await;
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(head.headers().get(header::TRAILER).is_none());
+}
+
+#[test]
+fn bodies_are_send_and_sync() {
+    // BoxBody (and tonic, and some tower-http stacks) need Sync bodies.
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RangeBody<Full<Bytes>>>();
+    send_sync::<tower_range::source::SourceBody>();
+    let _ = http_body_util::combinators::BoxBody::new(
+        RangeSource::new(ReaderSource::new(Cursor::new(vec![0u8; 4]), 4)).body(),
+    );
+}

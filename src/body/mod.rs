@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
@@ -47,7 +48,9 @@ pin_project! {
         // Ranges sliced out of buffered frames, without copying.
         Rope { rope: Rope, parts: Parts },
         // Ranges read from a seekable source.
-        Source { reader: Box<dyn SourceReader>, parts: Parts },
+        // In a Mutex only to make the body Sync; reached with get_mut,
+        // which never locks.
+        Source { reader: Mutex<Box<dyn SourceReader>>, parts: Parts },
     }
 }
 
@@ -102,7 +105,10 @@ impl<B> RangeBody<B> {
     }
 
     pub(crate) fn source(reader: Box<dyn SourceReader>, parts: Parts) -> Self {
-        Self::from_kind(Kind::Source { reader, parts })
+        Self::from_kind(Kind::Source {
+            reader: Mutex::new(reader),
+            parts,
+        })
     }
 
     fn from_kind(kind: Kind<B>) -> Self {
@@ -182,6 +188,11 @@ where
                 Step::Done => Poll::Ready(None),
                 Step::Data { offset, max } => {
                     let max = usize::try_from(max).unwrap_or(usize::MAX);
+                    let Ok(reader) = reader.get_mut() else {
+                        return Poll::Ready(Some(Err(
+                            io::Error::other("source reader poisoned").into()
+                        )));
+                    };
                     match ready!(reader.poll_read_at(cx, offset, max)) {
                         Ok(chunk) if !chunk.is_empty() => {
                             let chunk = if chunk.len() > max {
@@ -249,7 +260,9 @@ where
     match std::mem::replace(tail, Tail::End) {
         Tail::Body(mut body) => {
             let polled = body.as_mut().poll_frame(cx);
-            if !matches!(polled, Poll::Ready(None)) {
+            // Keep the body only while it may yield more: never poll it again
+            // after its end or its error.
+            if matches!(polled, Poll::Pending | Poll::Ready(Some(Ok(_)))) {
                 *tail = Tail::Body(body);
             }
             polled

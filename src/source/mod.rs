@@ -26,7 +26,7 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
@@ -118,7 +118,7 @@ impl RangeSource {
     pub fn body(&self) -> SourceBody {
         SourceBody {
             source: self.clone(),
-            reader: None,
+            reader: Mutex::new(None),
             offset: 0,
             end: self.len(),
         }
@@ -142,7 +142,9 @@ impl RangeSource {
 /// opened on the first poll, so an unpolled body costs no I/O.
 pub struct SourceBody {
     source: RangeSource,
-    reader: Option<Box<dyn SourceReader>>,
+    // In a Mutex only to make the body Sync; reached with get_mut, which
+    // never locks.
+    reader: Mutex<Option<Box<dyn SourceReader>>>,
     offset: u64,
     end: u64,
 }
@@ -169,7 +171,11 @@ impl Body for SourceBody {
         if remaining == 0 {
             return Poll::Ready(None);
         }
-        let reader = match &mut this.reader {
+        let Ok(slot) = this.reader.get_mut() else {
+            this.end = this.offset;
+            return Poll::Ready(Some(Err(io::Error::other("source reader poisoned"))));
+        };
+        let reader = match slot {
             Some(reader) => reader,
             slot => match this.source.open() {
                 Ok(reader) => slot.insert(reader),
