@@ -10,7 +10,7 @@ use http::response::Parts as Head;
 use http::{Response, StatusCode};
 use http_body::Body;
 
-use crate::body::{Parts, RangeBody, Rope, Tail};
+use crate::body::{Parts, RangeBody, Rope, Tail, FRAME_BUDGET};
 use crate::header::{parse_range, ByteRange};
 use crate::multipart::{write_u64, Framing};
 use crate::plan::{self, Conditions, Decision, Policy, Resolution, ResponseFacts};
@@ -366,6 +366,7 @@ where
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Filled> {
+        let mut budget = FRAME_BUDGET;
         loop {
             match &self.goal {
                 Goal::Data { partial } if self.rope.len() >= partial.parts.data_end() => {
@@ -377,6 +378,12 @@ where
                 }
                 _ => {}
             }
+            if budget == 0 {
+                // An always-ready body: let other tasks run between batches.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            budget -= 1;
             match ready!(self.body.as_mut().poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(mut data) => {

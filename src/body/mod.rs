@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -42,7 +42,7 @@ pin_project! {
         Empty,
         // A full 200 made of frames buffered while looking for the length,
         // then whatever is left.
-        Buffered { prefix: VecDeque<Bytes>, tail: Tail<B> },
+        Buffered { prefix: VecDeque<Bytes>, prefix_len: u64, tail: Tail<B> },
         // Ranges read forward from the inner body: skip, take, stop.
         Stream { #[pin] body: B, parts: Parts, position: u64, pending: Bytes },
         // Ranges sliced out of buffered frames, without copying.
@@ -86,6 +86,7 @@ impl<B> RangeBody<B> {
 
     pub(crate) fn buffered(prefix: Vec<Bytes>, tail: Tail<B>) -> Self {
         Self::from_kind(Kind::Buffered {
+            prefix_len: prefix.iter().map(|chunk| chunk.len() as u64).sum(),
             prefix: prefix.into(),
             tail,
         })
@@ -100,7 +101,8 @@ impl<B> RangeBody<B> {
         })
     }
 
-    pub(crate) fn rope(rope: Rope, parts: Parts) -> Self {
+    pub(crate) fn rope(mut rope: Rope, parts: Parts) -> Self {
+        rope.flush_small();
         Self::from_kind(Kind::Rope { rope, parts })
     }
 
@@ -143,8 +145,13 @@ where
                 .map_ok(|frame| frame.map_data(into_bytes))
                 .map_err(Into::into),
             KindProj::Empty => Poll::Ready(None),
-            KindProj::Buffered { prefix, tail } => {
+            KindProj::Buffered {
+                prefix,
+                prefix_len,
+                tail,
+            } => {
                 if let Some(chunk) = prefix.pop_front() {
+                    *prefix_len -= chunk.len() as u64;
                     return data_frame(chunk);
                 }
                 poll_tail(tail, cx)
@@ -215,7 +222,7 @@ where
         match &self.kind {
             Kind::Pass { body } => body.is_end_stream(),
             Kind::Empty => true,
-            Kind::Buffered { prefix, tail } => prefix.is_empty() && matches!(tail, Tail::End),
+            Kind::Buffered { prefix, tail, .. } => prefix.is_empty() && matches!(tail, Tail::End),
             Kind::Stream { parts, .. } | Kind::Rope { parts, .. } | Kind::Source { parts, .. } => {
                 parts.remaining() == 0
             }
@@ -226,8 +233,10 @@ where
         match &self.kind {
             Kind::Pass { body } => body.size_hint(),
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::Buffered { prefix, tail } => {
-                let buffered: u64 = prefix.iter().map(|b| b.len() as u64).sum();
+            Kind::Buffered {
+                prefix_len, tail, ..
+            } => {
+                let buffered = *prefix_len;
                 let rest = match tail {
                     Tail::Body(body) => body.size_hint(),
                     // An exact hint would let the server announce a length
@@ -289,6 +298,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
+    let mut budget = FRAME_BUDGET;
     loop {
         if !pending.is_empty() {
             let end = *position + pending.len() as u64;
@@ -309,6 +319,13 @@ where
                 return Poll::Ready(Ok(pending.split_to(take)));
             }
         }
+        if budget == 0 {
+            // Skipping a long stretch of an always-ready body: let the other
+            // tasks of this thread run before going on.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        budget -= 1;
         match ready!(body.as_mut().poll_frame(cx)) {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
@@ -321,6 +338,9 @@ where
     }
 }
 
+/// How many inner frames one poll may consume without producing anything.
+pub(crate) const FRAME_BUDGET: usize = 64;
+
 fn truncated() -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
@@ -328,20 +348,42 @@ fn truncated() -> io::Error {
     )
 }
 
-/// Buffered frames, addressed by offset; slices are zero-copy.
+/// Frames smaller than this are copied together instead of kept apart.
+const SMALL_FRAME: usize = 4096;
+
+/// Buffered frames, addressed by offset; slices of large frames are
+/// zero-copy.
 #[derive(Debug, Default)]
 pub(crate) struct Rope {
     /// `(offset of the chunk, chunk)`, in order, no empty chunks.
     chunks: Vec<(u64, Bytes)>,
+    /// Small frames gathered into one chunk, so that a body of one-byte
+    /// frames costs its bytes in memory, not a chunk entry per byte.
+    small: BytesMut,
     len: u64,
 }
 
 impl Rope {
     pub(crate) fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            let len = chunk.len() as u64;
-            self.chunks.push((self.len, chunk));
-            self.len += len;
+        if chunk.is_empty() {
+            return;
+        }
+        self.len += chunk.len() as u64;
+        if chunk.len() < SMALL_FRAME {
+            self.small.extend_from_slice(&chunk);
+            if self.small.len() >= SMALL_FRAME {
+                self.flush_small();
+            }
+        } else {
+            self.flush_small();
+            self.chunks.push((self.len - chunk.len() as u64, chunk));
+        }
+    }
+
+    fn flush_small(&mut self) {
+        if !self.small.is_empty() {
+            let chunk = self.small.split().freeze();
+            self.chunks.push((self.len - chunk.len() as u64, chunk));
         }
     }
 
@@ -349,7 +391,8 @@ impl Rope {
         self.len
     }
 
-    pub(crate) fn into_chunks(self) -> Vec<Bytes> {
+    pub(crate) fn into_chunks(mut self) -> Vec<Bytes> {
+        self.flush_small();
         self.chunks.into_iter().map(|(_, chunk)| chunk).collect()
     }
 

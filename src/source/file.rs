@@ -54,10 +54,11 @@ impl FileSource {
         })
     }
 
-    /// Sets the largest read. The default is 128 KiB; values below 4 KiB are
-    /// raised to 4 KiB.
+    /// Sets the largest read. The default is 128 KiB; values below 64 KiB
+    /// are raised to 64 KiB, so a large range never costs a blocking hop per
+    /// few kilobytes.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
-        self.chunk_size = bytes.max(4096);
+        self.chunk_size = bytes.max(64 * 1024);
         self
     }
 
