@@ -268,6 +268,25 @@ pub enum Decision<'a> {
 /// the syntax of `Range` (§14.2), in that order.
 ///
 /// `now` stands for the response's `Date` when it has none.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::{HeaderMap, Method, StatusCode};
+/// use tower_range::plan::{decide, resolve, Conditions, Decision, Policy, Resolution, ResponseFacts};
+/// use tower_range::header::ByteRange;
+///
+/// let mut request = HeaderMap::new();
+/// request.insert("range", "bytes=-10".parse().unwrap());
+/// let conditions = Conditions::capture(&Method::GET, &request).unwrap();
+///
+/// let response = HeaderMap::new();
+/// let facts = ResponseFacts::from_headers(StatusCode::OK, &response, Some(100));
+/// let policy = Policy::default();
+/// let Decision::Ranges(set) = decide(&conditions, &facts, &policy, SystemTime::now()) else {
+///     panic!("a valid range on a 200 of known length");
+/// };
+/// assert_eq!(resolve(&set, 100, &policy, None), Resolution::Single(ByteRange { first: 90, last: 99 }));
+/// ```
 pub fn decide<'a>(
     request: &'a Conditions,
     response: &ResponseFacts<'_>,
@@ -377,6 +396,20 @@ pub enum Resolution {
 /// which each part repeats.
 ///
 /// Work is `O(n log n)` in the number of specs, which the parser caps.
+///
+/// ```
+/// use tower_range::header::{parse_range, ByteRange};
+/// use tower_range::plan::{resolve, Policy, Resolution};
+///
+/// let policy = Policy::default();
+/// let set = parse_range(b"bytes=500-599,0-9,5-19", 100).unwrap();
+/// // 0-9 and 5-19 merge; parts keep the order of the request.
+/// assert_eq!(
+///     resolve(&set, 10_000, &policy, None),
+///     Resolution::Multi(vec![ByteRange { first: 500, last: 599 }, ByteRange { first: 0, last: 19 }])
+/// );
+/// assert_eq!(resolve(&set, 0, &policy, None), Resolution::Full(tower_range::plan::FullReason::Empty));
+/// ```
 pub fn resolve(
     set: &RangeSet<'_>,
     len: u64,

@@ -46,6 +46,37 @@ pub use file::FileSource;
 pub use reader::ReaderSource;
 
 /// A sequence of bytes of known length that can be read from any offset.
+///
+/// Implement it for storage the crate does not know (an object store, a
+/// memory-mapped file, a database blob):
+///
+/// ```
+/// use std::io;
+/// use std::task::{Context, Poll};
+/// use bytes::Bytes;
+/// use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+///
+/// /// The same byte, `len` times.
+/// struct Repeat { byte: u8, len: u64 }
+///
+/// struct RepeatReader { byte: u8 }
+///
+/// impl SeekableSource for Repeat {
+///     fn len(&self) -> u64 { self.len }
+///     fn open(&self) -> io::Result<Box<dyn SourceReader>> {
+///         Ok(Box::new(RepeatReader { byte: self.byte }))
+///     }
+/// }
+///
+/// impl SourceReader for RepeatReader {
+///     fn poll_read_at(&mut self, _: &mut Context<'_>, _offset: u64, max_len: usize) -> Poll<io::Result<Bytes>> {
+///         Poll::Ready(Ok(Bytes::from(vec![self.byte; max_len.min(64 * 1024)])))
+///     }
+/// }
+///
+/// let response = RangeSource::new(Repeat { byte: b'z', len: 1 << 40 }).into_response();
+/// assert_eq!(response.headers()["content-length"], "1099511627776");
+/// ```
 pub trait SeekableSource: Send + Sync + 'static {
     /// The length in bytes. It must not change while responses use it.
     fn len(&self) -> u64;
