@@ -528,3 +528,27 @@ async fn tiny_frames_are_buffered_and_skipped_correctly() {
     assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&body[..], &data[199_990..]);
 }
+
+#[tokio::test]
+async fn file_source_reads_inline_or_on_the_blocking_pool_alike() {
+    use tower_range::source::FileSource;
+    let data = entity(500_000);
+    let path = std::env::temp_dir().join(format!("tower-range-inline-{}.bin", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+    for inline in [0, 4096, 1 << 20] {
+        for (range, first, last) in [
+            ("bytes=10-1033", 10, 1033),
+            ("bytes=1000-399999", 1000, 399_999),
+        ] {
+            let file = FileSource::open(&path)
+                .await
+                .unwrap()
+                .inline_reads_up_to(inline);
+            let response = RangeSource::new(file).into_response();
+            let (head, body) = call(RangeLayer::new(), Method::GET, Some(range), response).await;
+            assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+            assert!(body[..] == data[first..=last], "inline {inline}, {range}");
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
