@@ -93,6 +93,8 @@ struct Args {
     addr: SocketAddr,
     /// The directory to serve; `None` for the generated demo content.
     dir: Option<PathBuf>,
+    /// `--quiet`: no log line per request (for load tests).
+    quiet: bool,
 }
 
 /// Why the command line did not produce [`Args`].
@@ -116,6 +118,7 @@ Arguments:
 
 Options:
   --addr ADDR    the socket address to listen on [default: {DEFAULT_ADDR}]
+  -q, --quiet    do not log each request to stderr (for load tests)
   -h, --help     print this help
 
 Each file NAME is served as /file/NAME (seekable file), /bytes/NAME (in memory)
@@ -128,6 +131,7 @@ Stop with Ctrl-C."
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, ArgsError> {
     let mut addr = None;
     let mut dir = None;
+    let mut quiet = false;
     let mut only_positional = false;
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -135,6 +139,10 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, ArgsErro
         if !only_positional {
             match text {
                 Some("-h" | "--help") => return Err(ArgsError::Help),
+                Some("-q" | "--quiet") => {
+                    quiet = true;
+                    continue;
+                }
                 Some("--") => {
                     only_positional = true;
                     continue;
@@ -170,6 +178,7 @@ fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, ArgsErro
             None => parse_addr(DEFAULT_ADDR)?,
         },
         dir,
+        quiet,
     })
 }
 
@@ -392,15 +401,19 @@ type SharedIndex = Arc<Index>;
 /// The application: three routes and a 404 fallback, all behind one
 /// [`RangeLayer`], plus a request log outside of it (so it sees the final
 /// status).
-fn router(index: SharedIndex) -> Router {
-    Router::new()
+fn router(index: SharedIndex, quiet: bool) -> Router {
+    let app = Router::new()
         .route("/file/{name}", get(serve_file))
         .route("/bytes/{name}", get(serve_bytes))
         .route("/stream/{name}", get(serve_stream))
         .fallback(|| async { not_found() })
         .with_state(index)
-        .layer(RangeLayer::new())
-        .layer(middleware::from_fn(log_request))
+        .layer(RangeLayer::new());
+    if quiet {
+        app
+    } else {
+        app.layer(middleware::from_fn(log_request))
+    }
 }
 
 /// `/file/NAME`: a [`FileSource`] opened for this request. The body streams
@@ -624,7 +637,7 @@ async fn run(args: Args) -> io::Result<()> {
     let index = Arc::new(Index::scan(&dir)?);
     print_banner(addr, &index, demo.is_some());
 
-    let app = router(index);
+    let app = router(index, args.quiet);
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
 
