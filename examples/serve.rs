@@ -587,7 +587,8 @@ async fn main() -> ExitCode {
     let args = match parse_args(std::env::args_os().skip(1)) {
         Ok(args) => args,
         Err(ArgsError::Help) => {
-            println!("{}", usage());
+            let _ =
+                std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}\n", usage()));
             return ExitCode::SUCCESS;
         }
         Err(ArgsError::Bad(message)) => {
@@ -802,7 +803,8 @@ Try:
         }
     }
     let _ = writeln!(out, "\nPress Ctrl-C to stop.");
-    print!("{out}");
+    // A closed stdout (piped into head) is no reason to die.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
 }
 
 /// Percent-encodes a file name for a URL path segment (everything but the
