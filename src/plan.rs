@@ -51,13 +51,12 @@ enum Field {
 }
 
 impl Field {
-    fn capture(headers: &HeaderMap, name: header::HeaderName) -> Self {
-        let mut values = headers.get_all(name).iter();
-        match (values.next(), values.next()) {
-            (None, _) => Field::Absent,
-            (Some(value), None) => Field::One(value.clone()),
-            (Some(_), Some(_)) => Field::Many,
-        }
+    /// Records one more line of the header.
+    fn push(&mut self, value: &HeaderValue) {
+        *self = match self {
+            Field::Absent => Field::One(value.clone()),
+            _ => Field::Many,
+        };
     }
 
     /// The value of a single-valued header; `None` when absent or repeated.
@@ -82,12 +81,28 @@ impl Field {
 pub struct Conditions {
     head: bool,
     range: Field,
+    /// Boxed: most requests carry none of them, and the conditions travel in
+    /// every response future.
+    validators: Option<Box<Validators>>,
+}
+
+/// The conditional headers other than `Range`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Validators {
     if_range: Field,
     if_match: Vec<HeaderValue>,
     if_none_match: Vec<HeaderValue>,
     if_modified_since: Field,
     if_unmodified_since: Field,
 }
+
+static NO_VALIDATORS: Validators = Validators {
+    if_range: Field::Absent,
+    if_match: Vec::new(),
+    if_none_match: Vec::new(),
+    if_modified_since: Field::Absent,
+    if_unmodified_since: Field::Absent,
+};
 
 impl Conditions {
     /// Captures the conditions of a request. `None` for every method other
@@ -106,16 +121,45 @@ impl Conditions {
             Method::HEAD => true,
             _ => return None,
         };
-        let list = |name| headers.get_all(name).iter().cloned().collect::<Vec<_>>();
-        Some(Conditions {
+        let mut conditions = Conditions {
             head,
-            range: Field::capture(headers, header::RANGE),
-            if_range: Field::capture(headers, header::IF_RANGE),
-            if_match: list(header::IF_MATCH),
-            if_none_match: list(header::IF_NONE_MATCH),
-            if_modified_since: Field::capture(headers, header::IF_MODIFIED_SINCE),
-            if_unmodified_since: Field::capture(headers, header::IF_UNMODIFIED_SINCE),
-        })
+            range: Field::Absent,
+            validators: None,
+        };
+        // One pass over the request's headers, comparing names (a byte
+        // compare for standard headers), rather than six hash lookups.
+        for (name, value) in headers {
+            if name == header::RANGE {
+                conditions.range.push(value);
+                continue;
+            }
+            let is = |other: header::HeaderName| name == other;
+            if !(is(header::IF_RANGE)
+                || is(header::IF_MATCH)
+                || is(header::IF_NONE_MATCH)
+                || is(header::IF_MODIFIED_SINCE)
+                || is(header::IF_UNMODIFIED_SINCE))
+            {
+                continue;
+            }
+            let validators = conditions.validators.get_or_insert_with(Default::default);
+            if is(header::IF_RANGE) {
+                validators.if_range.push(value);
+            } else if is(header::IF_MATCH) {
+                validators.if_match.push(value.clone());
+            } else if is(header::IF_NONE_MATCH) {
+                validators.if_none_match.push(value.clone());
+            } else if is(header::IF_MODIFIED_SINCE) {
+                validators.if_modified_since.push(value);
+            } else {
+                validators.if_unmodified_since.push(value);
+            }
+        }
+        Some(conditions)
+    }
+
+    fn validators(&self) -> &Validators {
+        self.validators.as_deref().unwrap_or(&NO_VALIDATORS)
     }
 
     /// `true` for a `HEAD` request.
@@ -129,7 +173,7 @@ impl Conditions {
     }
 
     pub(crate) fn has_if_range(&self) -> bool {
-        self.if_range != Field::Absent
+        self.validators().if_range != Field::Absent
     }
 
     pub(crate) fn range_value(&self) -> Option<&HeaderValue> {
@@ -142,11 +186,12 @@ impl Conditions {
     /// `true` when the request carries none of the headers this crate acts
     /// on (`If-Range` alone is ignored without `Range`).
     pub fn is_plain(&self) -> bool {
+        let v = self.validators();
         self.range == Field::Absent
-            && self.if_match.is_empty()
-            && self.if_none_match.is_empty()
-            && self.if_modified_since == Field::Absent
-            && self.if_unmodified_since == Field::Absent
+            && v.if_match.is_empty()
+            && v.if_none_match.is_empty()
+            && v.if_modified_since == Field::Absent
+            && v.if_unmodified_since == Field::Absent
     }
 }
 
@@ -314,7 +359,7 @@ pub fn decide<'a>(
     if response.ranges_refused {
         return full(FullReason::Refused);
     }
-    match &request.if_range {
+    match &request.validators().if_range {
         Field::Absent => {}
         Field::Many => return full(FullReason::IfRangeMismatch),
         Field::One(value) => {
@@ -346,23 +391,24 @@ fn preconditions<'a>(
     response: &ResponseFacts<'_>,
 ) -> Option<Decision<'static>> {
     let lines = |values: &'a [HeaderValue]| values.iter().map(HeaderValue::as_bytes);
-    if !request.if_match.is_empty() {
-        if match_tag_list(lines(&request.if_match), response.etag, false) == TagMatch::NotMatched {
+    let v = request.validators();
+    if !v.if_match.is_empty() {
+        if match_tag_list(lines(&v.if_match), response.etag, false) == TagMatch::NotMatched {
             return Some(Decision::PreconditionFailed);
         }
     } else if let (Some(since), Some(modified)) =
-        (request.if_unmodified_since.date(), response.last_modified)
+        (v.if_unmodified_since.date(), response.last_modified)
     {
         if modified > since {
             return Some(Decision::PreconditionFailed);
         }
     }
-    if !request.if_none_match.is_empty() {
-        if match_tag_list(lines(&request.if_none_match), response.etag, true) == TagMatch::Matched {
+    if !v.if_none_match.is_empty() {
+        if match_tag_list(lines(&v.if_none_match), response.etag, true) == TagMatch::Matched {
             return Some(Decision::NotModified);
         }
     } else if let (Some(since), Some(modified)) =
-        (request.if_modified_since.date(), response.last_modified)
+        (v.if_modified_since.date(), response.last_modified)
     {
         if modified <= since {
             return Some(Decision::NotModified);
