@@ -42,11 +42,14 @@ where
     let Some(conditions) = conditions else {
         return Outcome::Ready(response.map(RangeBody::pass));
     };
-    let (mut head, body) = response.into_parts();
-    let Ok(length) = representation_length(&head.headers, &body, &mut source, conditions.is_head())
-    else {
+    let Ok(length) = representation_length(
+        response.headers(),
+        response.body(),
+        &mut source,
+        conditions.is_head(),
+    ) else {
         // Headers that contradict the body: not ours to fix.
-        return ready(head, RangeBody::pass(body));
+        return Outcome::Ready(response.map(RangeBody::pass));
     };
     let now = if conditions.has_if_range() {
         SystemTime::now()
@@ -56,12 +59,26 @@ where
     let facts = if conditions.is_plain() {
         // Nothing compares validators: skip parsing them (two HTTP dates)
         // on the most common request of all.
-        ResponseFacts::without_validators(head.status, &head.headers, length)
+        ResponseFacts::without_validators(response.status(), response.headers(), length)
     } else {
-        ResponseFacts::from_headers(head.status, &head.headers, length)
+        ResponseFacts::from_headers(response.status(), response.headers(), length)
     };
-    match plan::decide(&conditions, &facts, &policy, now) {
-        Decision::PassThrough => ready(head, RangeBody::pass(body)),
+    let decision = plan::decide(&conditions, &facts, &policy, now);
+    // The common outcomes keep the response whole: no taking apart and
+    // putting back together of its head.
+    let decision = match decision {
+        Decision::PassThrough => return Outcome::Ready(response.map(RangeBody::pass)),
+        Decision::Full { accept_ranges, .. } => {
+            if accept_ranges {
+                advertise(response.headers_mut());
+            }
+            return Outcome::Ready(response.map(RangeBody::pass));
+        }
+        other => other,
+    };
+    let (mut head, body) = response.into_parts();
+    match decision {
+        Decision::PassThrough | Decision::Full { .. } => ready(head, RangeBody::pass(body)),
         Decision::NotModified => {
             head.status = StatusCode::NOT_MODIFIED;
             strip(&mut head.headers, REPRESENTATION);
@@ -74,12 +91,6 @@ where
             head.headers
                 .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
             ready(head, RangeBody::empty())
-        }
-        Decision::Full { accept_ranges, .. } => {
-            if accept_ranges {
-                advertise(&mut head.headers);
-            }
-            ready(head, RangeBody::pass(body))
         }
         Decision::Ranges(set) => {
             let Some(len) = length else {

@@ -42,15 +42,52 @@ pin_project! {
         Empty,
         // A full 200 made of frames buffered while looking for the length,
         // then whatever is left.
-        Buffered { prefix: VecDeque<Bytes>, prefix_len: u64, tail: Tail<B> },
+        Buffered { state: Box<Buffered<B>> },
         // Ranges read forward from the inner body: skip, take, stop.
-        Stream { #[pin] body: B, parts: Parts, position: u64, pending: Bytes },
+        Stream { #[pin] body: B, state: Box<Forward> },
         // Ranges sliced out of buffered frames, without copying.
-        Rope { rope: Rope, parts: Parts },
+        Rope { state: Box<Sliced> },
         // Ranges read from a seekable source.
-        // In a Mutex only to make the body Sync; reached with get_mut,
-        // which never locks.
-        Source { reader: Mutex<Box<dyn SourceReader>>, parts: Parts },
+        Source { state: Box<Seeking> },
+    }
+}
+
+// The states of the rarer kinds are boxed, so that the body of the most
+// common response, the pass-through, is no larger than the inner body plus
+// a word, and moves as cheaply.
+
+struct Buffered<B> {
+    prefix: VecDeque<Bytes>,
+    prefix_len: u64,
+    tail: Tail<B>,
+}
+
+struct Forward {
+    parts: Parts,
+    position: u64,
+    pending: Bytes,
+}
+
+struct Sliced {
+    rope: Rope,
+    parts: Parts,
+}
+
+struct Seeking {
+    // In a Mutex only to make the body Sync; reached with get_mut, which
+    // never locks.
+    reader: Mutex<Box<dyn SourceReader>>,
+    parts: Parts,
+}
+
+impl<B> Kind<B> {
+    fn parts(&self) -> Option<&Parts> {
+        match self {
+            Kind::Stream { state, .. } => Some(&state.parts),
+            Kind::Rope { state } => Some(&state.parts),
+            Kind::Source { state } => Some(&state.parts),
+            Kind::Pass { .. } | Kind::Empty | Kind::Buffered { .. } => None,
+        }
     }
 }
 
@@ -86,30 +123,38 @@ impl<B> RangeBody<B> {
 
     pub(crate) fn buffered(prefix: Vec<Bytes>, tail: Tail<B>) -> Self {
         Self::from_kind(Kind::Buffered {
-            prefix_len: prefix.iter().map(|chunk| chunk.len() as u64).sum(),
-            prefix: prefix.into(),
-            tail,
+            state: Box::new(Buffered {
+                prefix_len: prefix.iter().map(|chunk| chunk.len() as u64).sum(),
+                prefix: prefix.into(),
+                tail,
+            }),
         })
     }
 
     pub(crate) fn stream(body: B, parts: Parts) -> Self {
         Self::from_kind(Kind::Stream {
             body,
-            parts,
-            position: 0,
-            pending: Bytes::new(),
+            state: Box::new(Forward {
+                parts,
+                position: 0,
+                pending: Bytes::new(),
+            }),
         })
     }
 
     pub(crate) fn rope(mut rope: Rope, parts: Parts) -> Self {
         rope.flush_small();
-        Self::from_kind(Kind::Rope { rope, parts })
+        Self::from_kind(Kind::Rope {
+            state: Box::new(Sliced { rope, parts }),
+        })
     }
 
     pub(crate) fn source(reader: Box<dyn SourceReader>, parts: Parts) -> Self {
         Self::from_kind(Kind::Source {
-            reader: Mutex::new(reader),
-            parts,
+            state: Box::new(Seeking {
+                reader: Mutex::new(reader),
+                parts,
+            }),
         })
     }
 
@@ -145,76 +190,86 @@ where
                 .map_ok(|frame| frame.map_data(into_bytes))
                 .map_err(Into::into),
             KindProj::Empty => Poll::Ready(None),
-            KindProj::Buffered {
-                prefix,
-                prefix_len,
-                tail,
-            } => {
+            KindProj::Buffered { state } => {
+                let Buffered {
+                    prefix,
+                    prefix_len,
+                    tail,
+                } = &mut **state;
                 if let Some(chunk) = prefix.pop_front() {
                     *prefix_len -= chunk.len() as u64;
                     return data_frame(chunk);
                 }
                 poll_tail(tail, cx)
             }
-            KindProj::Stream {
-                mut body,
-                parts,
-                position,
-                pending,
-            } => match parts.next_step() {
-                Step::Frame(frame) => data_frame(frame),
-                Step::Done => Poll::Ready(None),
-                Step::Data { offset, max } => {
-                    let chunk = ready!(poll_forward(
-                        body.as_mut(),
-                        cx,
-                        position,
-                        pending,
-                        offset,
-                        max
-                    ));
-                    Poll::Ready(Some(chunk.map(|chunk| {
-                        parts.consumed(chunk.len() as u64);
-                        Frame::data(chunk)
-                    })))
-                }
-            },
-            KindProj::Rope { rope, parts } => match parts.next_step() {
-                Step::Frame(frame) => data_frame(frame),
-                Step::Done => Poll::Ready(None),
-                Step::Data { offset, max } => match rope.slice(offset, max) {
-                    Some(chunk) => {
-                        parts.consumed(chunk.len() as u64);
-                        data_frame(chunk)
+            KindProj::Stream { mut body, state } => {
+                let Forward {
+                    parts,
+                    position,
+                    pending,
+                } = &mut **state;
+                match parts.next_step() {
+                    Step::Frame(frame) => data_frame(frame),
+                    Step::Done => Poll::Ready(None),
+                    Step::Data { offset, max } => {
+                        let chunk = ready!(poll_forward(
+                            body.as_mut(),
+                            cx,
+                            position,
+                            pending,
+                            offset,
+                            max
+                        ));
+                        Poll::Ready(Some(chunk.map(|chunk| {
+                            parts.consumed(chunk.len() as u64);
+                            Frame::data(chunk)
+                        })))
                     }
-                    None => Poll::Ready(Some(Err(truncated().into()))),
-                },
-            },
-            KindProj::Source { reader, parts } => match parts.next_step() {
-                Step::Frame(frame) => data_frame(frame),
-                Step::Done => Poll::Ready(None),
-                Step::Data { offset, max } => {
-                    let max = usize::try_from(max).unwrap_or(usize::MAX);
-                    let Ok(reader) = reader.get_mut() else {
-                        return Poll::Ready(Some(Err(
-                            io::Error::other("source reader poisoned").into()
-                        )));
-                    };
-                    match ready!(reader.poll_read_at(cx, offset, max)) {
-                        Ok(chunk) if !chunk.is_empty() => {
-                            let chunk = if chunk.len() > max {
-                                chunk.slice(..max)
-                            } else {
-                                chunk
-                            };
+                }
+            }
+            KindProj::Rope { state } => {
+                let Sliced { rope, parts } = &mut **state;
+                match parts.next_step() {
+                    Step::Frame(frame) => data_frame(frame),
+                    Step::Done => Poll::Ready(None),
+                    Step::Data { offset, max } => match rope.slice(offset, max) {
+                        Some(chunk) => {
                             parts.consumed(chunk.len() as u64);
                             data_frame(chunk)
                         }
-                        Ok(_) => Poll::Ready(Some(Err(unexpected_eof().into()))),
-                        Err(error) => Poll::Ready(Some(Err(error.into()))),
+                        None => Poll::Ready(Some(Err(truncated().into()))),
+                    },
+                }
+            }
+            KindProj::Source { state } => {
+                let Seeking { reader, parts } = &mut **state;
+                match parts.next_step() {
+                    Step::Frame(frame) => data_frame(frame),
+                    Step::Done => Poll::Ready(None),
+                    Step::Data { offset, max } => {
+                        let max = usize::try_from(max).unwrap_or(usize::MAX);
+                        let Ok(reader) = reader.get_mut() else {
+                            return Poll::Ready(Some(Err(io::Error::other(
+                                "source reader poisoned",
+                            )
+                            .into())));
+                        };
+                        match ready!(reader.poll_read_at(cx, offset, max)) {
+                            Ok(chunk) if !chunk.is_empty() => {
+                                let chunk = if chunk.len() > max {
+                                    chunk.slice(..max)
+                                } else {
+                                    chunk
+                                };
+                                parts.consumed(chunk.len() as u64);
+                                data_frame(chunk)
+                            }
+                            Ok(_) => Poll::Ready(Some(Err(unexpected_eof().into()))),
+                            Err(error) => Poll::Ready(Some(Err(error.into()))),
+                        }
                     }
                 }
-            },
+            }
         }
     }
 
@@ -222,10 +277,8 @@ where
         match &self.kind {
             Kind::Pass { body } => body.is_end_stream(),
             Kind::Empty => true,
-            Kind::Buffered { prefix, tail, .. } => prefix.is_empty() && matches!(tail, Tail::End),
-            Kind::Stream { parts, .. } | Kind::Rope { parts, .. } | Kind::Source { parts, .. } => {
-                parts.remaining() == 0
-            }
+            Kind::Buffered { state } => state.prefix.is_empty() && matches!(state.tail, Tail::End),
+            kind => kind.parts().is_some_and(|parts| parts.remaining() == 0),
         }
     }
 
@@ -233,11 +286,9 @@ where
         match &self.kind {
             Kind::Pass { body } => body.size_hint(),
             Kind::Empty => SizeHint::with_exact(0),
-            Kind::Buffered {
-                prefix_len, tail, ..
-            } => {
-                let buffered = *prefix_len;
-                let rest = match tail {
+            Kind::Buffered { state } => {
+                let buffered = state.prefix_len;
+                let rest = match &state.tail {
                     Tail::Body(body) => body.size_hint(),
                     // An exact hint would let the server announce a length
                     // that ends cleanly right where the error is.
@@ -251,9 +302,7 @@ where
                 }
                 hint
             }
-            Kind::Stream { parts, .. } | Kind::Rope { parts, .. } | Kind::Source { parts, .. } => {
-                SizeHint::with_exact(parts.remaining())
-            }
+            kind => SizeHint::with_exact(kind.parts().map_or(0, Parts::remaining)),
         }
     }
 }
