@@ -48,12 +48,19 @@ impl FileSource {
     /// system call).
     pub fn from_std(file: File) -> io::Result<Self> {
         let len = file.metadata()?.len();
-        Ok(FileSource {
+        Ok(Self::from_std_with_len(file, len))
+    }
+
+    /// Uses an open file whose length the caller already read (with the
+    /// metadata it needed for its validators, say): no system call here.
+    /// Reads past the real end of the file fail as a body error.
+    pub fn from_std_with_len(file: File, len: u64) -> Self {
+        FileSource {
             file: Arc::new(file),
             len,
             chunk_size: DEFAULT_CHUNK_SIZE,
             inline_limit: 0,
-        })
+        }
     }
 
     /// Sets the largest read. The default is 128 KiB; values below 64 KiB
