@@ -70,6 +70,28 @@ impl RangeLayer {
         self
     }
 
+    /// Gives a `200` without an `ETag` a strong one derived from its content
+    /// (xxh3-128), so that `If-Range`, `If-None-Match` and `If-Match` work
+    /// for APIs that have no validators of their own, and every replica
+    /// behind a load balancer agrees on it.
+    ///
+    /// Only `GET` responses whose body is at most `max_bytes` long are
+    /// hashed (a `HEAD` has no body to hash, and seekable sources are never
+    /// read whole for this); the body is buffered and hashed once per
+    /// response before its headers go out, at several GB/s. Larger bodies
+    /// go out as they are, without an `ETag`. Off by default.
+    ///
+    /// ```
+    /// use tower_range::RangeLayer;
+    /// let layer = RangeLayer::new().content_etag(8 * 1024 * 1024);
+    /// ```
+    #[cfg(feature = "content-etag")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "content-etag")))]
+    pub fn content_etag(mut self, max_bytes: usize) -> Self {
+        self.policy.content_etag = Some(max_bytes);
+        self
+    }
+
     /// The policy the builder methods set, for the pure functions of
     /// [`plan`](crate::plan).
     pub fn policy(&self) -> &Policy {

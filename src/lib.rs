@@ -48,6 +48,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+#[cfg(feature = "content-etag")]
+mod etag;
 mod future;
 mod layer;
 mod multipart;

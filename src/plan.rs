@@ -26,6 +26,8 @@ pub struct Policy {
     pub(crate) merge_gap: u64,
     pub(crate) buffer_limit: usize,
     pub(crate) preconditions: bool,
+    /// Derive a strong ETag from bodies of at most this many bytes.
+    pub(crate) content_etag: Option<usize>,
 }
 
 impl Default for Policy {
@@ -36,6 +38,7 @@ impl Default for Policy {
             merge_gap: 0,
             buffer_limit: 1024 * 1024,
             preconditions: true,
+            content_etag: None,
         }
     }
 }

@@ -51,6 +51,20 @@ where
         // Headers that contradict the body: not ours to fix.
         return Outcome::Ready(response.map(RangeBody::pass));
     };
+    #[cfg(feature = "content-etag")]
+    if let Some(max_bytes) = policy.content_etag {
+        if crate::etag::wants(&response, &conditions, length, source.is_some(), max_bytes) {
+            // Hash first, then decide with the validator the client may
+            // have used: preconditions and If-Range need it.
+            let (head, body) = response.into_parts();
+            return Outcome::Collect(Box::new(Collect::new(
+                head,
+                body,
+                Goal::Etag { conditions },
+                policy,
+            )));
+        }
+    }
     let now = if conditions.has_if_range() {
         SystemTime::now()
     } else {
@@ -80,16 +94,11 @@ where
     match decision {
         Decision::PassThrough | Decision::Full { .. } => ready(head, RangeBody::pass(body)),
         Decision::NotModified => {
-            head.status = StatusCode::NOT_MODIFIED;
-            strip(&mut head.headers, REPRESENTATION);
+            not_modified(&mut head);
             ready(head, RangeBody::empty())
         }
         Decision::PreconditionFailed => {
-            head.status = StatusCode::PRECONDITION_FAILED;
-            strip(&mut head.headers, REPRESENTATION);
-            strip(&mut head.headers, VALIDATORS);
-            head.headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+            precondition_failed(&mut head);
             ready(head, RangeBody::empty())
         }
         Decision::Ranges(set) => {
@@ -342,6 +351,10 @@ pub(crate) enum Goal {
     Data { partial: Partial },
     /// Nothing to plan (cannot happen): send the 200 as it comes.
     Abandon,
+    /// Read it all (within the content-etag limit), derive the ETag, then
+    /// decide as for any response.
+    #[cfg(feature = "content-etag")]
+    Etag { conditions: Conditions },
 }
 
 enum Filled {
@@ -358,6 +371,8 @@ pub(crate) struct Collect<B> {
     trailers: Option<HeaderMap>,
     goal: Goal,
     policy: Policy,
+    /// Past this many bytes, give up and send the 200 as it comes.
+    limit: u64,
 }
 
 impl<B> Collect<B>
@@ -366,7 +381,13 @@ where
     B::Error: Into<BoxError>,
 {
     fn new(head: Head, body: B, goal: Goal, policy: Policy) -> Self {
+        let limit = match &goal {
+            #[cfg(feature = "content-etag")]
+            Goal::Etag { .. } => policy.content_etag.unwrap_or(0) as u64,
+            _ => policy.buffer_limit as u64,
+        };
         Collect {
+            limit,
             head,
             body: Box::pin(body),
             rope: Rope::default(),
@@ -384,9 +405,7 @@ where
                     return Poll::Ready(Filled::Complete)
                 }
                 Goal::Abandon => return Poll::Ready(Filled::OverLimit),
-                _ if self.rope.len() > self.policy.buffer_limit as u64 => {
-                    return Poll::Ready(Filled::OverLimit)
-                }
+                _ if self.rope.len() > self.limit => return Poll::Ready(Filled::OverLimit),
                 _ => {}
             }
             if budget == 0 {
@@ -422,6 +441,7 @@ where
             trailers,
             goal,
             policy,
+            limit: _,
         } = *self;
         let tail = match filled {
             Filled::Complete => None,
@@ -434,6 +454,13 @@ where
                 return Response::from_parts(head, RangeBody::rope(rope, parts));
             }
             (Goal::Length { range }, None) => range,
+            #[cfg(feature = "content-etag")]
+            (Goal::Etag { conditions }, None) => {
+                let mut rope = rope;
+                head.headers
+                    .insert(header::ETAG, crate::etag::of(&mut rope));
+                return respond_buffered(head, rope, trailers, &conditions, &policy);
+            }
             (goal, Some(tail)) => {
                 // Past the limit, or the body failed: the full 200, every
                 // byte read so far first, then the rest (or the error).
@@ -490,4 +517,76 @@ where
             Poll::Pending => Err(self),
         }
     }
+}
+
+/// Decides and answers for a body that is entirely in memory, whose
+/// validators may have just been derived from it.
+#[cfg(feature = "content-etag")]
+fn respond_buffered<B>(
+    mut head: Head,
+    rope: Rope,
+    trailers: Option<HeaderMap>,
+    conditions: &Conditions,
+    policy: &Policy,
+) -> Response<RangeBody<B>> {
+    let len = rope.len();
+    head.headers.remove(header::TRANSFER_ENCODING);
+    head.headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    let now = if conditions.has_if_range() {
+        SystemTime::now()
+    } else {
+        SystemTime::UNIX_EPOCH
+    };
+    let facts = ResponseFacts::from_headers(head.status, &head.headers, Some(len));
+    let decision = plan::decide(conditions, &facts, policy, now);
+    let full_tail = match trailers {
+        Some(trailers) => Tail::Trailers(trailers),
+        None => Tail::End,
+    };
+    let resolution = match decision {
+        Decision::PassThrough => {
+            return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail));
+        }
+        Decision::Full { accept_ranges, .. } => {
+            if accept_ranges {
+                advertise(&mut head.headers);
+            }
+            return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail));
+        }
+        Decision::NotModified => {
+            not_modified(&mut head);
+            return Response::from_parts(head, RangeBody::empty());
+        }
+        Decision::PreconditionFailed => {
+            precondition_failed(&mut head);
+            return Response::from_parts(head, RangeBody::empty());
+        }
+        Decision::Ranges(set) => plan::resolve(&set, len, policy, content_type_len(&head.headers)),
+    };
+    match shape(resolution, len, &mut head) {
+        Shape::Done => Response::from_parts(head, RangeBody::empty()),
+        Shape::Full => {
+            Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
+        }
+        Shape::Partial(partial) => {
+            let (head, parts) = partial.into_parts(head);
+            Response::from_parts(head, RangeBody::rope(rope, parts))
+        }
+    }
+}
+
+/// Turns a 200 head into a 304's: the validators and cache headers stay.
+fn not_modified(head: &mut Head) {
+    head.status = StatusCode::NOT_MODIFIED;
+    strip(&mut head.headers, REPRESENTATION);
+}
+
+/// Turns a 200 head into a 412's, with an empty body.
+fn precondition_failed(head: &mut Head) {
+    head.status = StatusCode::PRECONDITION_FAILED;
+    strip(&mut head.headers, REPRESENTATION);
+    strip(&mut head.headers, VALIDATORS);
+    head.headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
 }

@@ -429,7 +429,13 @@ impl Rope {
         }
     }
 
-    fn flush_small(&mut self) {
+    /// The buffered chunks, in order; only complete after `flush_small`.
+    #[cfg(feature = "content-etag")]
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &Bytes> {
+        self.chunks.iter().map(|(_, chunk)| chunk)
+    }
+
+    pub(crate) fn flush_small(&mut self) {
         if !self.small.is_empty() {
             let chunk = self.small.split().freeze();
             self.chunks.push((self.len - chunk.len() as u64, chunk));
