@@ -2,7 +2,9 @@
 //! buffered, what passes through untouched.
 
 use std::convert::Infallible;
-use std::io::{self, Cursor};
+use std::io;
+#[cfg(feature = "tokio")]
+use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -13,6 +15,7 @@ use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use tower::{service_fn, ServiceExt};
 use tower_layer::Layer;
+#[cfg(feature = "tokio")]
 use tower_range::source::{RangeSource, ReaderSource};
 use tower_range::{RangeBody, RangeLayer};
 
@@ -186,6 +189,7 @@ async fn unknown_length_without_range_is_not_buffered() {
     assert_eq!(&body[..], &data[..]);
 }
 
+#[cfg(feature = "tokio")] // uses the ready sources
 #[tokio::test]
 async fn reader_source_serves_ranges_and_the_full_body() {
     let data = entity(300_000);
@@ -214,6 +218,7 @@ async fn reader_source_serves_ranges_and_the_full_body() {
     }
 }
 
+#[cfg(feature = "tokio")] // uses the ready sources
 #[tokio::test]
 async fn source_that_disagrees_with_content_length_is_ignored() {
     // A body that is not the source (say, compressed): ranges must address
@@ -399,6 +404,7 @@ async fn responses_keep_their_headers() {
     assert!(body.is_empty());
 }
 
+#[cfg(feature = "tokio")] // uses the ready sources
 #[tokio::test]
 async fn source_left_behind_by_a_re_encoding_layer_is_ignored() {
     // What a compression layer between the layer and the handler leaves:
@@ -478,6 +484,7 @@ async fn partial_responses_drop_the_trailer_announcement() {
     assert!(head.headers().get(header::TRAILER).is_none());
 }
 
+#[cfg(feature = "tokio")] // uses the ready sources
 #[test]
 fn bodies_are_send_and_sync() {
     // BoxBody (and tonic, and some tower-http stacks) need Sync bodies.
@@ -529,6 +536,7 @@ async fn tiny_frames_are_buffered_and_skipped_correctly() {
     assert_eq!(&body[..], &data[199_990..]);
 }
 
+#[cfg(feature = "tokio")] // uses the ready sources
 #[tokio::test]
 async fn file_source_reads_inline_or_on_the_blocking_pool_alike() {
     use tower_range::source::FileSource;

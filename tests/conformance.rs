@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::error::Error as StdError;
+#[cfg(feature = "tokio")]
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tower::Service;
 use tower_layer::Layer;
+#[cfg(feature = "tokio")]
 use tower_range::source::{FileSource, RangeSource, ReaderSource};
 use tower_range::RangeLayer;
 
@@ -115,16 +117,22 @@ fn chunked(bytes: &Bytes) -> StreamBody<ChunkStream> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Buffered,
+    // The ready sources need the `tokio` feature; without it the other
+    // kinds still run.
+    #[cfg(feature = "tokio")]
     File,
+    #[cfg(feature = "tokio")]
     Reader,
     StreamKnown,
     StreamUnknown,
 }
 
 impl Kind {
-    const ALL: [Kind; 5] = [
+    const ALL: &'static [Kind] = &[
         Kind::Buffered,
+        #[cfg(feature = "tokio")]
         Kind::File,
+        #[cfg(feature = "tokio")]
         Kind::Reader,
         Kind::StreamKnown,
         Kind::StreamUnknown,
@@ -133,7 +141,9 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Buffered => "buffered",
+            #[cfg(feature = "tokio")]
             Kind::File => "file",
+            #[cfg(feature = "tokio")]
             Kind::Reader => "reader",
             Kind::StreamKnown => "stream+length",
             Kind::StreamUnknown => "stream-unknown-length",
@@ -221,7 +231,9 @@ impl Drop for TempFiles {
 async fn start_server(
     kind: Kind,
     entities: Arc<HashMap<String, Bytes>>,
-    files: Arc<HashMap<String, PathBuf>>,
+    #[cfg_attr(not(feature = "tokio"), allow(unused_variables))] files: Arc<
+        HashMap<String, PathBuf>,
+    >,
 ) -> SocketAddr {
     // Every inner service answers every method with the same 200.
     match kind {
@@ -236,6 +248,7 @@ async fn start_server(
             }))
             .await
         }
+        #[cfg(feature = "tokio")]
         Kind::File => {
             serve(tower::service_fn(move |req: Request<Incoming>| {
                 let (name, _) = lookup(&entities, req.uri().path());
@@ -251,6 +264,7 @@ async fn start_server(
             }))
             .await
         }
+        #[cfg(feature = "tokio")]
         Kind::Reader => {
             serve(tower::service_fn(move |req: Request<Incoming>| {
                 let (name, bytes) = lookup(&entities, req.uri().path());
@@ -1013,7 +1027,7 @@ async fn conformance_vectors() {
     let files = Arc::new(temp.paths.clone());
 
     let mut servers = Vec::new();
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         servers.push((
             kind,
             start_server(kind, entities.clone(), files.clone()).await,
