@@ -131,3 +131,62 @@ async fn serve_file_inside_passes_through_untouched() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// TraceLayer, TimeoutLayer and SetResponseHeaderLayer around the layer
+/// (and a header set inside it) leave ranges intact.
+#[tokio::test]
+async fn trace_timeout_and_set_header_compose() {
+    use std::time::Duration;
+    use tower_http::set_header::SetResponseHeaderLayer;
+    use tower_http::timeout::TimeoutLayer;
+    use tower_http::trace::TraceLayer;
+
+    let service = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_http())
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(5),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            http::HeaderValue::from_static("max-age=60"),
+        ))
+        .layer(RangeLayer::new())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_LANGUAGE,
+            http::HeaderValue::from_static("en"),
+        ))
+        .service_fn(inner);
+
+    let response = service
+        .clone()
+        .oneshot(request(Some("bytes=4-7,-4")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "max-age=60");
+    assert_eq!(response.headers()[header::CONTENT_LANGUAGE], "en");
+    let declared: usize = response.headers()[header::CONTENT_LENGTH]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), declared);
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("Content-Range: bytes 4-7/4400\r\n\r\nwork\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Range: bytes 4396-4399/4400\r\n\r\noy. \r\n"),
+        "{text}"
+    );
+
+    let response = service
+        .oneshot(request(Some("bytes=99999-")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */4400");
+}

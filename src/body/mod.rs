@@ -112,6 +112,14 @@ impl<B> fmt::Debug for RangeBody<B> {
     }
 }
 
+/// An empty body: what layers such as tower-http's `TimeoutLayer` need to
+/// build their own responses around this one.
+impl<B> Default for RangeBody<B> {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl<B> RangeBody<B> {
     pub(crate) fn pass(body: B) -> Self {
         Self::from_kind(Kind::Pass { body })
