@@ -10,7 +10,10 @@ use crate::plan::Conditions;
 
 /// Whether this response should be buffered and hashed: a `200` to a `GET`
 /// without an `ETag`, not already partial, not backed by a seekable source
-/// (never read a whole file for this), and not known to exceed the limit.
+/// (never read a whole file for this), of known length within the limit. A
+/// body of unknown length is left to the usual path: buffering it for a
+/// tag and finding it too long would leave no way back to honoring its
+/// Range or its Last-Modified preconditions.
 pub(crate) fn wants<B>(
     response: &Response<B>,
     conditions: &Conditions,
@@ -23,7 +26,7 @@ pub(crate) fn wants<B>(
         && !has_source
         && !response.headers().contains_key(header::ETAG)
         && !response.headers().contains_key(header::CONTENT_RANGE)
-        && length.is_none_or(|len| len <= max_bytes as u64)
+        && length.is_some_and(|len| len <= max_bytes as u64)
 }
 
 /// `"<xxh3-128 of the content, 32 hex digits>"`: strong, because equal tags

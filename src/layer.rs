@@ -75,11 +75,13 @@ impl RangeLayer {
     /// for APIs that have no validators of their own, and every replica
     /// behind a load balancer agrees on it.
     ///
-    /// Only `GET` responses whose body is at most `max_bytes` long are
-    /// hashed (a `HEAD` has no body to hash, and seekable sources are never
-    /// read whole for this); the body is buffered and hashed once per
-    /// response before its headers go out, at several GB/s. Larger bodies
-    /// go out as they are, without an `ETag`. Off by default.
+    /// Only `GET` responses whose body has a known length (`Content-Length`
+    /// or an exact size hint: buffered bodies such as `String`, `Vec<u8>`,
+    /// `Bytes`) of at most `max_bytes` are hashed; a `HEAD` has no body to
+    /// hash, and seekable sources are never read whole for this. The body
+    /// is buffered and hashed once per response before its headers go out
+    /// (xxh3-128 runs at about 25 GiB/s here). Other bodies go out as they
+    /// are, without an `ETag`. Off by default.
     ///
     /// ```
     /// use tower_range::RangeLayer;

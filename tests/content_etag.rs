@@ -159,8 +159,7 @@ async fn existing_validators_head_and_large_bodies_are_left_alone() {
     assert!(large.headers().get(header::ETAG).is_none());
     assert_eq!(body, content);
 
-    // Larger than the limit, unknown length: read up to the limit, then
-    // every byte goes out, untagged.
+    // Unknown length: never buffered for a tag; every byte goes out.
     let chunks: Vec<Bytes> = content.chunks(64).map(Bytes::copy_from_slice).collect();
     let service = RangeLayer::new()
         .content_etag(100)
