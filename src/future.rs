@@ -8,6 +8,7 @@ use pin_project_lite::pin_project;
 
 use crate::plan::{Conditions, Policy};
 use crate::respond::{respond, Collect, Outcome};
+use crate::trace;
 use crate::{BoxError, RangeBody};
 
 pin_project! {
@@ -27,6 +28,8 @@ enum State<B> {
     Call {
         conditions: Option<Conditions>,
         policy: Policy,
+        /// Empty without the `tracing` feature.
+        request: trace::Request,
     },
     /// Reading the start of the body: to learn its length, or to hold the
     /// bytes that out-of-order ranges need.
@@ -35,10 +38,19 @@ enum State<B> {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn new(inner: F, conditions: Option<Conditions>, policy: Policy) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        conditions: Option<Conditions>,
+        policy: Policy,
+        request: trace::Request,
+    ) -> Self {
         ResponseFuture {
             inner,
-            state: State::Call { conditions, policy },
+            state: State::Call {
+                conditions,
+                policy,
+                request,
+            },
         }
     }
 }
@@ -55,9 +67,13 @@ where
         let mut this = self.project();
         loop {
             match this.state {
-                State::Call { conditions, policy } => {
+                State::Call {
+                    conditions,
+                    policy,
+                    request,
+                } => {
                     let response = ready!(this.inner.as_mut().poll(cx))?;
-                    match respond(response, conditions.take(), *policy) {
+                    match respond(response, conditions.take(), *policy, *request) {
                         Outcome::Ready(response) => {
                             *this.state = State::Done;
                             return Poll::Ready(Ok(response));

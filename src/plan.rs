@@ -179,6 +179,18 @@ impl Conditions {
         self.validators().if_range != Field::Absent
     }
 
+    /// `true` when `If-Match` is present: it, not `If-Unmodified-Since`,
+    /// decides a `412`.
+    pub(crate) fn has_if_match(&self) -> bool {
+        !self.validators().if_match.is_empty()
+    }
+
+    /// `true` when `If-None-Match` is present: it, not `If-Modified-Since`,
+    /// decides a `304`.
+    pub(crate) fn has_if_none_match(&self) -> bool {
+        !self.validators().if_none_match.is_empty()
+    }
+
     pub(crate) fn range_value(&self) -> Option<&HeaderValue> {
         match &self.range {
             Field::One(value) => Some(value),
@@ -289,6 +301,48 @@ pub enum FullReason {
     /// Several ranges out of order over a body that can only be read once,
     /// and the bytes to hold back exceed the buffer limit.
     BufferLimit,
+}
+
+impl FullReason {
+    /// A short, stable word for logs and metrics; the `reason` field of the
+    /// `tracing` feature's event. An invalid `Range` gives the word of its
+    /// [`RangeError`] ([`RangeError::as_str`]):
+    ///
+    /// | reason | word |
+    /// |---|---|
+    /// | `NoRange` | `no_range` |
+    /// | `RepeatedRange` | `repeated_range` |
+    /// | `Invalid(RangeError::Syntax)` | `invalid_syntax` |
+    /// | `Invalid(RangeError::OtherUnit)` | `other_unit` |
+    /// | `Invalid(RangeError::InvalidSpec)` | `invalid_spec` |
+    /// | `Invalid(RangeError::TooManyRanges)` | `too_many_ranges` |
+    /// | `IfRangeMismatch` | `if_range_mismatch` |
+    /// | `Refused` | `refused` |
+    /// | `Empty` | `empty` |
+    /// | `UnknownLength` | `unknown_length` |
+    /// | `Amplification` | `amplification` |
+    /// | `BufferLimit` | `buffer_limit` |
+    ///
+    /// ```
+    /// use tower_range::header::RangeError;
+    /// use tower_range::plan::FullReason;
+    ///
+    /// assert_eq!(FullReason::IfRangeMismatch.as_str(), "if_range_mismatch");
+    /// assert_eq!(FullReason::Invalid(RangeError::OtherUnit).as_str(), "other_unit");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            FullReason::NoRange => "no_range",
+            FullReason::RepeatedRange => "repeated_range",
+            FullReason::Invalid(error) => error.as_str(),
+            FullReason::IfRangeMismatch => "if_range_mismatch",
+            FullReason::Refused => "refused",
+            FullReason::Empty => "empty",
+            FullReason::UnknownLength => "unknown_length",
+            FullReason::Amplification => "amplification",
+            FullReason::BufferLimit => "buffer_limit",
+        }
+    }
 }
 
 /// What to do with a response, before its length matters.

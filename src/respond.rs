@@ -13,8 +13,9 @@ use http_body::Body;
 use crate::body::{Parts, RangeBody, Rope, Tail, FRAME_BUDGET};
 use crate::header::{parse_range, ByteRange};
 use crate::multipart::{write_u64, Framing};
-use crate::plan::{self, Conditions, Decision, Policy, Resolution, ResponseFacts};
+use crate::plan::{self, Conditions, Decision, FullReason, Policy, Resolution, ResponseFacts};
 use crate::source::RangeSource;
+use crate::trace;
 use crate::BoxError;
 
 // Short-lived and moved once: not worth a box per response.
@@ -28,10 +29,14 @@ fn ready<B>(head: Head, body: RangeBody<B>) -> Outcome<B> {
     Outcome::Ready(Response::from_parts(head, body))
 }
 
+/// Applies the plan to the inner response. Every response that leaves
+/// here emits one [`trace::Event`] (with the `tracing` feature); a
+/// `Collect` emits it once buffering ends.
 pub(crate) fn respond<B>(
     mut response: Response<B>,
     conditions: Option<Conditions>,
     policy: Policy,
+    request: trace::Request,
 ) -> Outcome<B>
 where
     B: Body,
@@ -40,6 +45,7 @@ where
     // The source is the layer's business only: never let it leak further.
     let mut source = response.extensions_mut().remove::<RangeSource>();
     let Some(conditions) = conditions else {
+        trace::Event::new(request, response.status(), None, None).emit("pass_through", "method");
         return Outcome::Ready(response.map(RangeBody::pass));
     };
     let Ok(length) = representation_length(
@@ -49,6 +55,8 @@ where
         conditions.is_head(),
     ) else {
         // Headers that contradict the body: not ours to fix.
+        trace::Event::new(request, response.status(), None, None)
+            .emit("pass_through", "contradictory_length");
         return Outcome::Ready(response.map(RangeBody::pass));
     };
     #[cfg(feature = "content-etag")]
@@ -57,11 +65,13 @@ where
             // Hash first, then decide with the validator the client may
             // have used: preconditions and If-Range need it.
             let (head, body) = response.into_parts();
+            let event = trace::Event::new(request, head.status, length, None);
             return Outcome::Collect(Box::new(Collect::new(
                 head,
                 body,
                 Goal::Etag { conditions },
                 policy,
+                event,
             )));
         }
     }
@@ -78,11 +88,19 @@ where
         ResponseFacts::from_headers(response.status(), response.headers(), length)
     };
     let decision = plan::decide(&conditions, &facts, &policy, now);
+    let event = trace::Event::new(request, response.status(), length, None);
     // The common outcomes keep the response whole: no taking apart and
     // putting back together of its head.
     let decision = match decision {
-        Decision::PassThrough => return Outcome::Ready(response.map(RangeBody::pass)),
-        Decision::Full { accept_ranges, .. } => {
+        Decision::PassThrough => {
+            event.emit("pass_through", pass_reason(response.status()));
+            return Outcome::Ready(response.map(RangeBody::pass));
+        }
+        Decision::Full {
+            accept_ranges,
+            reason,
+        } => {
+            event.emit("full", reason.as_str());
             if accept_ranges {
                 advertise(response.headers_mut());
             }
@@ -94,14 +112,20 @@ where
     match decision {
         Decision::PassThrough | Decision::Full { .. } => ready(head, RangeBody::pass(body)),
         Decision::NotModified => {
+            event.emit("not_modified", not_modified_reason(&conditions));
             not_modified(&mut head);
             ready(head, RangeBody::empty())
         }
         Decision::PreconditionFailed => {
+            event.emit(
+                "precondition_failed",
+                precondition_failed_reason(&conditions),
+            );
             precondition_failed(&mut head);
             ready(head, RangeBody::empty())
         }
         Decision::Ranges(set) => {
+            let event = trace::Event::new(request, head.status, length, Some(set.len()));
             let Some(len) = length else {
                 // Only a GET gets here (a HEAD with no length is a `Full`).
                 let range = conditions.range_value().cloned();
@@ -110,12 +134,20 @@ where
                     body,
                     range.map_or(Goal::Abandon, |range| Goal::Length { range }),
                     policy,
+                    event,
                 )));
             };
             let resolution = plan::resolve(&set, len, &policy, content_type_len(&head.headers));
+            let why = full_reason(&resolution);
             let partial = match shape(resolution, len, &mut head) {
-                Shape::Done => return ready(head, RangeBody::empty()),
-                Shape::Full => return ready(head, RangeBody::pass(body)),
+                Shape::Done => {
+                    event.emit("unsatisfiable", "no_overlap");
+                    return ready(head, RangeBody::empty());
+                }
+                Shape::Full => {
+                    event.emit("full", why);
+                    return ready(head, RangeBody::pass(body));
+                }
                 Shape::Partial(partial) => partial,
             };
             if source.is_none()
@@ -126,26 +158,31 @@ where
                 // up to the last one held back; past the limit, the full 200.
                 // Decided here, before reading, so that HEAD and GET agree
                 // and the answer does not depend on the body's frame sizes.
+                event.emit("full", FullReason::BufferLimit.as_str());
                 advertise(&mut head.headers);
                 return ready(head, RangeBody::pass(body));
             }
             if conditions.is_head() {
+                event.emit(partial.decision(), "satisfiable");
                 return ready(partial.apply(head), RangeBody::empty());
             }
             if let Some(source) = source {
                 return match source.open() {
                     Ok(reader) => {
+                        event.emit(partial.decision(), "satisfiable");
                         let (head, parts) = partial.into_parts(head);
                         ready(head, RangeBody::source(reader, parts))
                     }
                     // The source would not open: the inner body still can.
                     Err(_) => {
+                        event.emit("full", "source_error");
                         advertise(&mut head.headers);
                         ready(head, RangeBody::pass(body))
                     }
                 };
             }
             if partial.parts.is_ascending() {
+                event.emit(partial.decision(), "satisfiable");
                 let (head, parts) = partial.into_parts(head);
                 return ready(head, RangeBody::stream(body, parts));
             }
@@ -154,6 +191,7 @@ where
                 body,
                 Goal::Data { partial },
                 policy,
+                event,
             )))
         }
     }
@@ -207,6 +245,53 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ()> {
 
 fn content_type_len(headers: &HeaderMap) -> Option<usize> {
     headers.get(header::CONTENT_TYPE).map(HeaderValue::len)
+}
+
+/// The `reason` of a pass-through decided by [`plan::decide`].
+fn pass_reason(status: StatusCode) -> &'static str {
+    if status == StatusCode::OK {
+        "already_partial"
+    } else {
+        "status"
+    }
+}
+
+/// The header that decided a `304`.
+fn not_modified_reason(conditions: &Conditions) -> &'static str {
+    if conditions.has_if_none_match() {
+        "if_none_match"
+    } else {
+        "if_modified_since"
+    }
+}
+
+/// The header that decided a `412`.
+fn precondition_failed_reason(conditions: &Conditions) -> &'static str {
+    if conditions.has_if_match() {
+        "if_match"
+    } else {
+        "if_unmodified_since"
+    }
+}
+
+/// The `reason` of a resolution that [`shape`] turns into the full `200`.
+fn full_reason(resolution: &Resolution) -> &'static str {
+    match resolution {
+        Resolution::Full(reason) => reason.as_str(),
+        // `shape` sends the whole representation instead of a multipart of
+        // an encoded one.
+        _ => "content_encoding",
+    }
+}
+
+/// Emits the event of a response that [`shape`] made final; `why` is
+/// [`full_reason`] of the resolution.
+fn emit_shape(event: trace::Event, shape: &Shape, why: &'static str) {
+    match shape {
+        Shape::Done => event.emit("unsatisfiable", "no_overlap"),
+        Shape::Full => event.emit("full", why),
+        Shape::Partial(partial) => event.emit(partial.decision(), "satisfiable"),
+    }
 }
 
 /// Headers that describe the content; none of them belongs on a response
@@ -276,6 +361,15 @@ pub(crate) struct Partial {
 }
 
 impl Partial {
+    /// The `decision` word of this 206.
+    fn decision(&self) -> &'static str {
+        if self.multipart_type.is_some() {
+            "multipart"
+        } else {
+            "partial"
+        }
+    }
+
     fn apply(self, head: Head) -> Head {
         self.into_parts(head).0
     }
@@ -357,6 +451,23 @@ pub(crate) enum Goal {
     Etag { conditions: Conditions },
 }
 
+impl Goal {
+    /// The `reason` when the body outgrew the limit before this goal was
+    /// reached.
+    fn gave_up(&self) -> &'static str {
+        match self {
+            Goal::Data { .. } => FullReason::BufferLimit.as_str(),
+            Goal::Length { .. } | Goal::Abandon => FullReason::UnknownLength.as_str(),
+            // Nothing was decided: without a Range there was nothing to
+            // honor anyway.
+            #[cfg(feature = "content-etag")]
+            Goal::Etag { conditions } if !conditions.has_range() => FullReason::NoRange.as_str(),
+            #[cfg(feature = "content-etag")]
+            Goal::Etag { .. } => FullReason::UnknownLength.as_str(),
+        }
+    }
+}
+
 enum Filled {
     Complete,
     OverLimit,
@@ -373,6 +484,8 @@ pub(crate) struct Collect<B> {
     policy: Policy,
     /// Past this many bytes, give up and send the 200 as it comes.
     limit: u64,
+    /// The decision's event, emitted once buffering ends.
+    event: trace::Event,
 }
 
 impl<B> Collect<B>
@@ -380,7 +493,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    fn new(head: Head, body: B, goal: Goal, policy: Policy) -> Self {
+    fn new(head: Head, body: B, goal: Goal, policy: Policy, event: trace::Event) -> Self {
         let limit = match &goal {
             #[cfg(feature = "content-etag")]
             Goal::Etag { .. } => policy.content_etag.unwrap_or(0) as u64,
@@ -394,6 +507,7 @@ where
             trailers: None,
             goal,
             policy,
+            event,
         }
     }
 
@@ -442,7 +556,9 @@ where
             goal,
             policy,
             limit: _,
+            event,
         } = *self;
+        let failed = matches!(filled, Filled::Failed(_));
         let tail = match filled {
             Filled::Complete => None,
             Filled::OverLimit => Some(Tail::Body(body)),
@@ -450,6 +566,7 @@ where
         };
         let range = match (goal, tail) {
             (Goal::Data { partial }, None) => {
+                event.emit(partial.decision(), "satisfiable");
                 let (head, parts) = partial.into_parts(head);
                 return Response::from_parts(head, RangeBody::rope(rope, parts));
             }
@@ -459,21 +576,23 @@ where
                 let mut rope = rope;
                 head.headers
                     .insert(header::ETAG, crate::etag::of(&mut rope));
-                return respond_buffered(head, rope, trailers, &conditions, &policy);
+                return respond_buffered(head, rope, trailers, &conditions, &policy, event);
             }
             (goal, Some(tail)) => {
                 // Past the limit, or the body failed: the full 200, every
                 // byte read so far first, then the rest (or the error).
+                event.emit("full", if failed { "body_error" } else { goal.gave_up() });
                 if matches!(goal, Goal::Data { .. }) {
                     advertise(&mut head.headers);
                 }
                 return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), tail));
             }
             (Goal::Abandon, None) => {
+                event.emit("full", FullReason::UnknownLength.as_str());
                 return Response::from_parts(
                     head,
                     RangeBody::buffered(rope.into_chunks(), Tail::End),
-                )
+                );
             }
         };
         // The whole body is here: its length is known now.
@@ -489,7 +608,10 @@ where
             Some(trailers) => Tail::Trailers(trailers),
             None => Tail::End,
         };
-        match shape(resolution, len, &mut head) {
+        let why = full_reason(&resolution);
+        let shaped = shape(resolution, len, &mut head);
+        emit_shape(event.with_len(len), &shaped, why);
+        match shaped {
             Shape::Done => Response::from_parts(head, RangeBody::empty()),
             Shape::Full => {
                 Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
@@ -528,6 +650,7 @@ fn respond_buffered<B>(
     trailers: Option<HeaderMap>,
     conditions: &Conditions,
     policy: &Policy,
+    event: trace::Event,
 ) -> Response<RangeBody<B>> {
     let len = rope.len();
     head.headers.remove(header::TRANSFER_ENCODING);
@@ -544,27 +667,44 @@ fn respond_buffered<B>(
         Some(trailers) => Tail::Trailers(trailers),
         None => Tail::End,
     };
-    let resolution = match decision {
+    let event = event.with_len(len);
+    let (resolution, event) = match decision {
         Decision::PassThrough => {
+            event.emit("pass_through", pass_reason(head.status));
             return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail));
         }
-        Decision::Full { accept_ranges, .. } => {
+        Decision::Full {
+            accept_ranges,
+            reason,
+        } => {
+            event.emit("full", reason.as_str());
             if accept_ranges {
                 advertise(&mut head.headers);
             }
             return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail));
         }
         Decision::NotModified => {
+            event.emit("not_modified", not_modified_reason(conditions));
             not_modified(&mut head);
             return Response::from_parts(head, RangeBody::empty());
         }
         Decision::PreconditionFailed => {
+            event.emit(
+                "precondition_failed",
+                precondition_failed_reason(conditions),
+            );
             precondition_failed(&mut head);
             return Response::from_parts(head, RangeBody::empty());
         }
-        Decision::Ranges(set) => plan::resolve(&set, len, policy, content_type_len(&head.headers)),
+        Decision::Ranges(set) => {
+            let resolution = plan::resolve(&set, len, policy, content_type_len(&head.headers));
+            (resolution, event.with_ranges(set.len()))
+        }
     };
-    match shape(resolution, len, &mut head) {
+    let why = full_reason(&resolution);
+    let shaped = shape(resolution, len, &mut head);
+    emit_shape(event, &shaped, why);
+    match shaped {
         Shape::Done => Response::from_parts(head, RangeBody::empty()),
         Shape::Full => {
             Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))

@@ -6,6 +6,7 @@ use tower_service::Service;
 
 use crate::future::ResponseFuture;
 use crate::plan::{Conditions, Policy};
+use crate::trace;
 use crate::{BoxError, RangeBody, RangeLayer};
 
 /// Middleware that answers `Range` requests from the responses of an inner
@@ -84,6 +85,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let conditions = Conditions::capture(request.method(), request.headers());
-        ResponseFuture::new(self.inner.call(request), conditions, self.policy)
+        let trace = trace::Request::new(request.method());
+        ResponseFuture::new(self.inner.call(request), conditions, self.policy, trace)
     }
 }

@@ -94,6 +94,31 @@ pub enum RangeError {
     TooManyRanges,
 }
 
+impl RangeError {
+    /// A short, stable word for logs and metrics: `invalid_syntax`,
+    /// `other_unit`, `invalid_spec` or `too_many_ranges`. It is the
+    /// `reason` the `tracing` feature reports when a `Range` is ignored for
+    /// this error (see [`FullReason::as_str`](crate::plan::FullReason::as_str)).
+    ///
+    /// ```
+    /// use tower_range::header::{parse_range, RangeError};
+    ///
+    /// assert_eq!(parse_range(b"0-10", 100).unwrap_err().as_str(), "invalid_syntax");
+    /// assert_eq!(parse_range(b"items=0-5", 100).unwrap_err().as_str(), "other_unit");
+    /// assert_eq!(parse_range(b"bytes=5-1", 100).unwrap_err().as_str(), "invalid_spec");
+    /// assert_eq!(parse_range(b"bytes=0-1,3-4", 1), Err(RangeError::TooManyRanges));
+    /// assert_eq!(RangeError::TooManyRanges.as_str(), "too_many_ranges");
+    /// ```
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            RangeError::Syntax => "invalid_syntax",
+            RangeError::OtherUnit => "other_unit",
+            RangeError::InvalidSpec => "invalid_spec",
+            RangeError::TooManyRanges => "too_many_ranges",
+        }
+    }
+}
+
 impl std::fmt::Display for RangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
