@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of both fuzz targets (the input layouts are
+documented at the top of fuzz/src/range_header.rs and fuzz/src/service.rs).
+Run from anywhere: python3 fuzz/seeds/generate.py"""
+
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(HERE, target), exist_ok=True)
+    with open(os.path.join(HERE, target, name), "wb") as f:
+        f.write(data)
+
+
+# range_header: max_ranges, length mode, 8 length bytes, slack, merge gap,
+# Content-Type length, validators, then `Range` [`\n` `If-Range`].
+def rh(value, if_range=None, max_ranges=0, mode=0, length=1000, slack=0, gap=0, ct=0, validators=32):
+    head = bytes([max_ranges, mode]) + struct.pack("<Q", length) + bytes([slack, gap, ct, validators])
+    body = value if if_range is None else value + b"\n" + if_range
+    return head + body
+
+
+write("range_header", "single", rh(b"bytes=0-4", b'"v1"'))
+write("range_header", "multi_if_range_date", rh(b"bytes=0-4,10-14, -5,,20-", b"Sun, 06 Nov 1994 08:49:37 GMT"))
+write("range_header", "out_of_order_merge", rh(b"bytes=500-599,0-9,5-19", ct=128 + 24))
+write("range_header", "saturating", rh(b"BYTES=-0, 99999999999999999999999-", mode=4))
+write("range_header", "other_unit", rh(b"items=0-5", b'W/"v1"'))
+write("range_header", "backwards", rh(b"bytes=5-1"))
+write("range_header", "too_many", rh(b"bytes=" + b",".join(b"%d-%d" % (2 * i, 2 * i) for i in range(60)), max_ranges=200))
+write("range_header", "amplification", rh(b"bytes=0-0,2-2,4-4", mode=0, length=100, slack=64, gap=200))
+
+
+# service: method, kind, chunk-1, length (LE u16), status, ETag, Last-Modified,
+# Date, Content-Type, flags, max_ranges, buffer limit, slack, merge gap, then
+# the request headers.
+GET, HEAD, POST = 0, 4, 6
+BUFFERED, STREAM_LEN, STREAM_NO_LEN, SEEKABLE = 0, 1, 2, 3
+RANGE, IF_RANGE, IF_MATCH, IF_NONE_MATCH, IMS, IUS = range(6)
+
+
+def raw(name, value):
+    assert len(value) < 128
+    return bytes([name, len(value)]) + value
+
+
+def svc(headers, method=GET, kind=BUFFERED, chunk=16, length=1000, status=0, etag=1, lm=1, date=3,
+        ct=1, flags=0, max_ranges=0, buffer_limit=None, slack=0, gap=0):
+    out = bytes([method, kind, chunk - 1]) + struct.pack("<H", length)
+    out += bytes([status, etag, lm, date, ct, flags, max_ranges])
+    out += bytes([0]) if buffer_limit is None else bytes([200]) + struct.pack("<H", buffer_limit)
+    out += bytes([slack, gap, len(headers)])
+    return out + b"".join(headers)
+
+
+write("service", "single", svc([raw(RANGE, b"bytes=0-99")]))
+write("service", "multi_stream", svc([raw(RANGE, b"bytes=500-599,0-9,5-19")], kind=STREAM_LEN, chunk=100))
+write("service", "head_seekable_if_range", svc([raw(RANGE, b"bytes=0-4,10-14"), raw(IF_RANGE, b'"v1"')], method=HEAD, kind=SEEKABLE))
+write("service", "unknown_past_limit", svc([raw(RANGE, b"bytes=-50")], kind=STREAM_NO_LEN, chunk=7, length=300, buffer_limit=100))
+write("service", "not_modified", svc([raw(IF_NONE_MATCH, b'"v1"'), raw(RANGE, b"bytes=0-1")]))
+write("service", "precondition_failed", svc([raw(IF_MATCH, b'"v2"')], kind=STREAM_LEN))
+write("service", "unsatisfiable", svc([raw(RANGE, b"bytes=2000-")]))
+write("service", "post", svc([raw(RANGE, b"bytes=0-9")], method=POST, kind=STREAM_LEN))
+write("service", "seekable_out_of_order", svc([raw(RANGE, b"bytes=900-999,0-9")], kind=SEEKABLE, buffer_limit=500))
+# Structured values: a 3-spec Range built from the length, and an If-Range
+# date equal to Last-Modified (1994) under a Date of 2015.
+structured_range = bytes([RANGE, 0x80, 2, 1]) + b"".join(bytes([k]) + struct.pack("<HH", a, b) for k, a, b in [(0, 10, 20), (1, 990, 0), (2, 0, 5)])
+write("service", "structured", svc([structured_range, bytes([IF_RANGE, 0x80, 3])], kind=STREAM_NO_LEN, chunk=64))
