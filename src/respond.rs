@@ -611,16 +611,7 @@ where
         let why = full_reason(&resolution);
         let shaped = shape(resolution, len, &mut head);
         emit_shape(event.with_len(len), &shaped, why);
-        match shaped {
-            Shape::Done => Response::from_parts(head, RangeBody::empty()),
-            Shape::Full => {
-                Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
-            }
-            Shape::Partial(partial) => {
-                let (head, parts) = partial.into_parts(head);
-                Response::from_parts(head, RangeBody::rope(rope, parts))
-            }
-        }
+        from_rope(head, shaped, rope, full_tail)
     }
 }
 
@@ -704,16 +695,7 @@ fn respond_buffered<B>(
     let why = full_reason(&resolution);
     let shaped = shape(resolution, len, &mut head);
     emit_shape(event, &shaped, why);
-    match shaped {
-        Shape::Done => Response::from_parts(head, RangeBody::empty()),
-        Shape::Full => {
-            Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
-        }
-        Shape::Partial(partial) => {
-            let (head, parts) = partial.into_parts(head);
-            Response::from_parts(head, RangeBody::rope(rope, parts))
-        }
-    }
+    from_rope(head, shaped, rope, full_tail)
 }
 
 /// Turns a 200 head into a 304's: the validators and cache headers stay.
@@ -729,4 +711,23 @@ fn precondition_failed(head: &mut Head) {
     strip(&mut head.headers, VALIDATORS);
     head.headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+}
+
+/// The response for a body held entirely in memory, once shaped.
+fn from_rope<B>(
+    head: Head,
+    shaped: Shape,
+    rope: Rope,
+    full_tail: Tail<B>,
+) -> Response<RangeBody<B>> {
+    match shaped {
+        Shape::Done => Response::from_parts(head, RangeBody::empty()),
+        Shape::Full => {
+            Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), full_tail))
+        }
+        Shape::Partial(partial) => {
+            let (head, parts) = partial.into_parts(head);
+            Response::from_parts(head, RangeBody::rope(rope, parts))
+        }
+    }
 }
