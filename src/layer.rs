@@ -20,13 +20,44 @@ pub struct RangeLayer {
 }
 
 impl RangeLayer {
-    /// A layer with the default policy.
+    /// A layer with the default policy (the table in the
+    /// [crate documentation](crate)).
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// # use tower::{ServiceBuilder, ServiceExt};
+    /// # use tower_range::RangeLayer;
+    /// # let get = |range: &str| http::Request::get("/").header("range", range).body(()).unwrap();
+    /// # let hello = tower::service_fn(|_| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// let service = ServiceBuilder::new().layer(RangeLayer::new()).service(hello);
+    /// let response = service.oneshot(get("bytes=6-")).now_or_never().unwrap()?;
+    /// assert_eq!(response.status(), 206);
+    /// assert_eq!(response.headers()["content-range"], "bytes 6-10/11");
+    /// # Ok::<_, std::convert::Infallible>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The most range specs a `Range` header may hold; a header with more
     /// gets the full `200`. The default is 100.
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// # use tower::{ServiceBuilder, ServiceExt};
+    /// # use tower_range::RangeLayer;
+    /// # let get = |range: &str| http::Request::get("/").header("range", range).body(()).unwrap();
+    /// # let hello = tower::service_fn(|_| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// let layer = RangeLayer::new().max_ranges(1);
+    /// let service = ServiceBuilder::new().layer(layer).service(hello);
+    /// let response = service.oneshot(get("bytes=0-1,6-7")).now_or_never().unwrap()?;
+    /// assert_eq!(response.status(), 200); // two specs, one allowed
+    /// # Ok::<_, std::convert::Infallible>(())
+    /// ```
     pub fn max_ranges(mut self, max: usize) -> Self {
         self.policy.max_ranges = max.max(1);
         self
@@ -37,6 +68,22 @@ impl RangeLayer {
     /// since it is smaller and says the same. This stops clients from
     /// amplifying a small resource into a large response. The default is
     /// 1024 bytes.
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// # use tower::{ServiceBuilder, ServiceExt};
+    /// # use tower_range::RangeLayer;
+    /// # let get = |range: &str| http::Request::get("/").header("range", range).body(()).unwrap();
+    /// # let hello = tower::service_fn(|_| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// // Two ranges of an 11-byte body: the multipart framing alone is larger.
+    /// let layer = RangeLayer::new().multipart_slack(0);
+    /// let service = ServiceBuilder::new().layer(layer).service(hello);
+    /// let response = service.oneshot(get("bytes=0-1,6-7")).now_or_never().unwrap()?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<_, std::convert::Infallible>(())
+    /// ```
     pub fn multipart_slack(mut self, bytes: u64) -> Self {
         self.policy.multipart_slack = bytes;
         self
@@ -46,6 +93,22 @@ impl RangeLayer {
     /// (RFC 9110 allows it when the gap is smaller than a part's framing).
     /// The client then gets bytes it did not ask for. The default is 0:
     /// only overlapping and adjacent ranges are merged.
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// # use tower::{ServiceBuilder, ServiceExt};
+    /// # use tower_range::RangeLayer;
+    /// # let get = |range: &str| http::Request::get("/").header("range", range).body(()).unwrap();
+    /// # let hello = tower::service_fn(|_| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// let layer = RangeLayer::new().merge_gap(8);
+    /// let service = ServiceBuilder::new().layer(layer).service(hello);
+    /// let response = service.oneshot(get("bytes=0-1,6-7")).now_or_never().unwrap()?;
+    /// // The 4-byte gap is bridged: one range, not a multipart.
+    /// assert_eq!(response.headers()["content-range"], "bytes 0-7/11");
+    /// # Ok::<_, std::convert::Infallible>(())
+    /// ```
     pub fn merge_gap(mut self, bytes: u64) -> Self {
         self.policy.merge_gap = bytes;
         self
@@ -56,6 +119,15 @@ impl RangeLayer {
     /// serve several ranges out of order from a body that can only be read
     /// once. Past the limit the full `200` goes out, with every byte. The
     /// default is 1 MiB.
+    ///
+    /// ```
+    /// use tower_range::RangeLayer;
+    ///
+    /// // Hold at most 64 KiB per response; larger unknown-length bodies go
+    /// // out whole, as a 200.
+    /// let layer = RangeLayer::new().buffer_limit(64 * 1024);
+    /// assert_ne!(layer.policy(), RangeLayer::new().policy());
+    /// ```
     pub fn buffer_limit(mut self, bytes: usize) -> Self {
         self.policy.buffer_limit = bytes;
         self
@@ -65,6 +137,23 @@ impl RangeLayer {
     /// and `If-Unmodified-Since` (answering `412` and `304`) on `GET` and
     /// `HEAD`. Turn it off when the inner service does it already. The
     /// default is `true`.
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// # use tower::{ServiceBuilder, ServiceExt};
+    /// # use tower_range::RangeLayer;
+    /// # let get = |range: &str| http::Request::get("/").header("range", range).body(()).unwrap();
+    /// # let hello = tower::service_fn(|_| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// # let get_if = |tag: &str| http::Request::get("/").header("if-match", tag).body(()).unwrap();
+    /// let layer = RangeLayer::new().preconditions(false);
+    /// let service = ServiceBuilder::new().layer(layer).service(hello);
+    /// // The response has no ETag, so `If-Match` would fail with 412; off, it is not looked at.
+    /// let response = service.oneshot(get_if("\"v1\"")).now_or_never().unwrap()?;
+    /// assert_eq!(response.status(), 200);
+    /// # Ok::<_, std::convert::Infallible>(())
+    /// ```
     pub fn preconditions(mut self, enabled: bool) -> Self {
         self.policy.preconditions = enabled;
         self
@@ -96,6 +185,12 @@ impl RangeLayer {
 
     /// The policy the builder methods set, for the pure functions of
     /// [`plan`](crate::plan).
+    ///
+    /// ```
+    /// use tower_range::{plan::Policy, RangeLayer};
+    /// assert_eq!(*RangeLayer::new().policy(), Policy::default());
+    /// assert_ne!(*RangeLayer::new().merge_gap(80).policy(), Policy::default());
+    /// ```
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

@@ -39,7 +39,13 @@ pub struct RangeService<S> {
 }
 
 impl<S> RangeService<S> {
-    /// Wraps `inner` with the default policy.
+    /// Wraps `inner` with the default policy; [`RangeLayer`] sets another.
+    ///
+    /// ```
+    /// use tower_range::RangeService;
+    /// let service = RangeService::new(42);
+    /// assert_eq!(*service.get_ref(), 42);
+    /// ```
     pub fn new(inner: S) -> Self {
         Self::with_policy(inner, Policy::default())
     }
@@ -49,21 +55,45 @@ impl<S> RangeService<S> {
     }
 
     /// A [`RangeLayer`], to configure and apply.
+    ///
+    /// ```
+    /// use tower_layer::Layer;
+    /// use tower_range::RangeService;
+    /// let service = RangeService::<()>::layer().max_ranges(10).layer(7);
+    /// assert_eq!(service.into_inner(), 7);
+    /// ```
     pub fn layer() -> RangeLayer {
         RangeLayer::new()
     }
 
     /// The inner service.
+    ///
+    /// ```
+    /// # use tower_range::RangeService;
+    /// assert_eq!(*RangeService::new("inner").get_ref(), "inner");
+    /// ```
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    ///
+    /// ```
+    /// # use tower_range::RangeService;
+    /// let mut service = RangeService::new(1);
+    /// *service.get_mut() += 1;
+    /// assert_eq!(service.into_inner(), 2);
+    /// ```
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
+    ///
+    /// ```
+    /// # use tower_range::RangeService;
+    /// assert_eq!(RangeService::new(3).into_inner(), 3);
+    /// ```
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -27,6 +27,22 @@ pin_project! {
     /// take it as it is. An error of the inner body, or a source that ends
     /// early, surfaces as an error of this body: a part is never cut short
     /// behind a clean end of stream.
+    ///
+    /// ```
+    /// # use futures_util::FutureExt;
+    /// use http_body_util::BodyExt;
+    /// use tower::ServiceExt;
+    /// use tower_range::{RangeBody, RangeService};
+    /// # let hello = tower::service_fn(|_: http::Request<()>| async {
+    /// #     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hello world")))
+    /// # });
+    /// let request = http::Request::get("/").header("range", "bytes=0-4").body(())?;
+    /// let response: http::Response<RangeBody<String>> =
+    ///     RangeService::new(hello).oneshot(request).now_or_never().unwrap()?;
+    /// let bytes = response.into_body().collect().now_or_never().unwrap()?.to_bytes();
+    /// assert_eq!(bytes, "hello");
+    /// # Ok::<_, tower_range::BoxError>(())
+    /// ```
     pub struct RangeBody<B> {
         #[pin]
         kind: Kind<B>,

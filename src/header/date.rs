@@ -21,6 +21,13 @@ pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
 }
 
 /// A parsed `If-Range` value.
+///
+/// ```
+/// use tower_range::header::{EntityTag, IfRange};
+/// assert_eq!(IfRange::parse(b"\"v1\""), IfRange::Tag(EntityTag::parse(b"\"v1\"").unwrap()));
+/// assert!(matches!(IfRange::parse(b"Sun, 06 Nov 1994 08:49:37 GMT"), IfRange::Date(_)));
+/// assert_eq!(IfRange::parse(b"soon"), IfRange::Invalid);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IfRange<'a> {
     /// An entity tag.
@@ -34,6 +41,13 @@ pub enum IfRange<'a> {
 impl<'a> IfRange<'a> {
     /// Parses an `If-Range` value: an entity tag if it looks like one,
     /// otherwise an HTTP-date.
+    ///
+    /// ```
+    /// use tower_range::header::IfRange;
+    /// assert!(matches!(IfRange::parse(b" W/\"v1\" "), IfRange::Tag(tag) if tag.is_weak()));
+    /// // Looks like a tag, is not one: never a date.
+    /// assert_eq!(IfRange::parse(b"\"unterminated"), IfRange::Invalid);
+    /// ```
     pub fn parse(value: &'a [u8]) -> Self {
         let trimmed = super::range::trim_ows(value);
         if trimmed.starts_with(b"\"") || trimmed.starts_with(b"W/") {

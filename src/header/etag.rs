@@ -1,6 +1,13 @@
 //! Entity tags (RFC 9110 §8.8.3) and their two comparisons.
 
 /// An entity tag borrowed from a header: `"xyzzy"` or `W/"xyzzy"`.
+///
+/// ```
+/// use tower_range::header::EntityTag;
+/// let tag = EntityTag::parse(b"\"xyzzy\"").unwrap();
+/// assert!(!tag.is_weak());
+/// assert_eq!(EntityTag::parse(b" \"xyzzy\" "), Some(tag)); // surrounding whitespace is fine
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EntityTag<'a> {
     weak: bool,
@@ -25,6 +32,12 @@ impl<'a> EntityTag<'a> {
     }
 
     /// `true` for a weak tag (`W/"..."`).
+    ///
+    /// ```
+    /// use tower_range::header::EntityTag;
+    /// assert!(EntityTag::parse(b"W/\"1\"").unwrap().is_weak());
+    /// assert!(!EntityTag::parse(b"\"1\"").unwrap().is_weak());
+    /// ```
     pub fn is_weak(&self) -> bool {
         self.weak
     }
@@ -44,6 +57,13 @@ impl<'a> EntityTag<'a> {
     }
 
     /// Weak comparison: the same opaque tag, whatever the weakness.
+    ///
+    /// ```
+    /// use tower_range::header::EntityTag;
+    /// let a = EntityTag::parse(b"W/\"1\"").unwrap();
+    /// assert!(a.weak_eq(&EntityTag::parse(b"\"1\"").unwrap()));
+    /// assert!(!a.weak_eq(&EntityTag::parse(b"W/\"2\"").unwrap()));
+    /// ```
     pub fn weak_eq(&self, other: &EntityTag<'_>) -> bool {
         self.tag == other.tag
     }
@@ -69,6 +89,13 @@ fn parse_one(input: &[u8]) -> Option<(EntityTag<'_>, &[u8])> {
 }
 
 /// The value of `If-Match` / `If-None-Match`, gathered over all header lines.
+///
+/// ```
+/// use tower_range::header::{match_tag_list, EntityTag, TagMatch};
+/// let etag = EntityTag::parse(b"\"a\"");
+/// assert_eq!(match_tag_list([&b"*"[..]], etag, false), TagMatch::Matched);
+/// assert_eq!(match_tag_list([&b"\"b\""[..]], etag, false), TagMatch::NotMatched);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TagMatch {
     /// A listed tag (or `*`) matched.

@@ -5,6 +5,17 @@
 //! Every rejection says why, so a caller can explain a `200`.
 
 /// One `range-spec` as the client wrote it, before it meets a length.
+///
+/// ```
+/// use tower_range::header::{parse_range, RangeSpec};
+/// let set = parse_range(b"bytes=0-9,100-,-5", 10).unwrap();
+/// let specs: Vec<RangeSpec> = set.iter().collect();
+/// assert_eq!(specs, [
+///     RangeSpec::Bounded { first: 0, last: 9 },
+///     RangeSpec::From { first: 100 },
+///     RangeSpec::Suffix { len: 5 },
+/// ]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeSpec {
     /// `first-last`: both ends given, `first <= last`.
@@ -28,6 +39,13 @@ pub enum RangeSpec {
 
 /// A range of bytes inside a representation, both ends inclusive, as
 /// `Content-Range` writes it.
+///
+/// ```
+/// use tower_range::header::{ByteRange, RangeSpec};
+/// let range = RangeSpec::Suffix { len: 500 }.resolve(10_000).unwrap();
+/// assert_eq!(range, ByteRange { first: 9_500, last: 9_999 });
+/// assert_eq!(format!("bytes {}-{}/10000", range.first, range.last), "bytes 9500-9999/10000");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ByteRange {
     /// Offset of the first byte.
@@ -81,6 +99,13 @@ impl RangeSpec {
 
 /// Why a `Range` header was rejected. Every rejection means "ignore the
 /// header and send the full representation"; none of them leads to a `416`.
+///
+/// ```
+/// use tower_range::header::{parse_range, RangeError};
+/// assert_eq!(parse_range(b"bytes=-", 100), Err(RangeError::InvalidSpec));
+/// let error = parse_range(b"lines=1-2", 100).unwrap_err();
+/// assert_eq!(error.to_string(), "the Range unit is not `bytes`");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeError {
     /// The header is not `unit=range-set` at all (e.g. `0-10`).
@@ -132,7 +157,14 @@ impl std::fmt::Display for RangeError {
 
 impl std::error::Error for RangeError {}
 
-/// A syntactically valid `bytes=` range set.
+/// A syntactically valid `bytes=` range set, made by [`parse_range`].
+///
+/// ```
+/// use tower_range::header::parse_range;
+/// // Empty elements and whitespace around commas are allowed.
+/// let set = parse_range(b"bytes=0-4,, 10-14 ", 100).unwrap();
+/// assert_eq!(set.len(), 2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RangeSet<'a> {
     set: &'a [u8],
@@ -141,12 +173,26 @@ pub struct RangeSet<'a> {
 
 impl<'a> RangeSet<'a> {
     /// Number of (non-empty) range specs, at least one.
+    ///
+    /// ```
+    /// use tower_range::header::parse_range;
+    /// assert_eq!(parse_range(b"bytes=0-0,5-5,-1", 100).unwrap().len(), 3);
+    /// ```
     #[allow(clippy::len_without_is_empty)] // a valid set is never empty
     pub fn len(&self) -> usize {
         self.count
     }
 
     /// The specs, in the order of the request.
+    ///
+    /// ```
+    /// use tower_range::header::{parse_range, RangeSpec};
+    /// let set = parse_range(b"bytes=50-,0-9", 100).unwrap();
+    /// let mut specs = set.iter();
+    /// assert_eq!(specs.next(), Some(RangeSpec::From { first: 50 }));
+    /// assert_eq!(specs.next(), Some(RangeSpec::Bounded { first: 0, last: 9 }));
+    /// assert_eq!(specs.next(), None);
+    /// ```
     pub fn iter(&self) -> RangeSpecs<'a> {
         RangeSpecs { rest: self.set }
     }
@@ -160,7 +206,15 @@ impl<'a> IntoIterator for &RangeSet<'a> {
     }
 }
 
-/// Iterator over the specs of a [`RangeSet`].
+/// Iterator over the specs of a [`RangeSet`], from [`RangeSet::iter`] or
+/// `&RangeSet`'s `IntoIterator`.
+///
+/// ```
+/// use tower_range::header::parse_range;
+/// let set = parse_range(b"bytes=0-9,20-29", 100).unwrap();
+/// let total: u64 = (&set).into_iter().filter_map(|spec| spec.resolve(25)).map(|r| r.len()).sum();
+/// assert_eq!(total, 10 + 5);
+/// ```
 #[derive(Clone, Debug)]
 pub struct RangeSpecs<'a> {
     rest: &'a [u8],

@@ -92,6 +92,28 @@ pub trait SeekableSource: Send + Sync + 'static {
 }
 
 /// Reads from a [`SeekableSource`], one chunk at a time.
+///
+/// ```
+/// # use std::{io, task::{Context, Poll}};
+/// # use bytes::Bytes;
+/// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+/// # struct Mem(Bytes);
+/// # impl SeekableSource for Mem {
+/// #     fn len(&self) -> u64 { self.0.len() as u64 }
+/// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+/// # }
+/// # impl SourceReader for Mem {
+/// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+/// #         let at = (at as usize).min(self.0.len());
+/// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+/// #     }
+/// # }
+/// let mut reader = RangeSource::new(Mem(Bytes::from_static(b"hello world"))).open()?;
+/// # let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+/// let chunk = reader.poll_read_at(&mut cx, 6, 100);
+/// assert!(matches!(chunk, Poll::Ready(Ok(bytes)) if bytes == "world"));
+/// # Ok::<_, io::Error>(())
+/// ```
 pub trait SourceReader: Send + 'static {
     /// Reads up to `max_len` (at least one) bytes starting at `offset`.
     ///
@@ -109,6 +131,35 @@ pub trait SourceReader: Send + 'static {
 
 /// A shared, cloneable handle to a [`SeekableSource`], the value to insert
 /// in the response extensions.
+///
+/// ```
+/// # use std::{io, task::{Context, Poll}};
+/// # use bytes::Bytes;
+/// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+/// # struct Mem(Bytes);
+/// # impl SeekableSource for Mem {
+/// #     fn len(&self) -> u64 { self.0.len() as u64 }
+/// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+/// # }
+/// # impl SourceReader for Mem {
+/// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+/// #         let at = (at as usize).min(self.0.len());
+/// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+/// #     }
+/// # }
+/// # use futures_util::FutureExt;
+/// # use tower::ServiceExt;
+/// let handler = tower::service_fn(|_: http::Request<()>| async {
+///     let source = RangeSource::new(Mem(Bytes::from_static(b"hello world")));
+///     let mut response = http::Response::new(source.body());
+///     response.extensions_mut().insert(source); // the layer reads ranges from it
+///     Ok::<_, std::convert::Infallible>(response)
+/// });
+/// let request = http::Request::get("/").header("range", "bytes=-5").body(()).unwrap();
+/// let response = tower_range::RangeService::new(handler).oneshot(request).now_or_never().unwrap()?;
+/// assert_eq!(response.headers()["content-range"], "bytes 6-10/11");
+/// # Ok::<_, std::convert::Infallible>(())
+/// ```
 #[derive(Clone)]
 pub struct RangeSource {
     source: Arc<dyn SeekableSource>,
@@ -124,28 +175,130 @@ impl fmt::Debug for RangeSource {
 
 impl RangeSource {
     /// Wraps a source.
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// let source = RangeSource::new(Mem(Bytes::from_static(b"abc")));
+    /// assert_eq!(source.len(), 3);
+    /// ```
     pub fn new<S: SeekableSource>(source: S) -> Self {
         RangeSource {
             source: Arc::new(source),
         }
     }
 
-    /// The length of the source.
+    /// The length of the source, shared by every clone of the handle.
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// let source = RangeSource::new(Mem(Bytes::from(vec![0; 4096])));
+    /// assert_eq!(source.clone().len(), 4096);
+    /// ```
     pub fn len(&self) -> u64 {
         self.source.len()
     }
 
     /// `true` when the source is empty.
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// assert!(RangeSource::new(Mem(Bytes::new())).is_empty());
+    /// assert!(!RangeSource::new(Mem(Bytes::from_static(b"x"))).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.source.is_empty()
     }
 
     /// Opens a reader (see [`SeekableSource::open`]).
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// let source = RangeSource::new(Mem(Bytes::from_static(b"hello")));
+    /// let mut reader = source.open()?;
+    /// # let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    /// assert!(matches!(reader.poll_read_at(&mut cx, 1, 3), Poll::Ready(Ok(b)) if b == "ell"));
+    /// # Ok::<_, io::Error>(())
+    /// ```
     pub fn open(&self) -> io::Result<Box<dyn SourceReader>> {
         self.source.open()
     }
 
     /// A body that streams the whole source.
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// # use futures_util::FutureExt;
+    /// use http_body_util::BodyExt;
+    /// let body = RangeSource::new(Mem(Bytes::from_static(b"hello"))).body();
+    /// let bytes = body.collect().now_or_never().unwrap()?.to_bytes();
+    /// assert_eq!(bytes, "hello");
+    /// # Ok::<_, io::Error>(())
+    /// ```
     pub fn body(&self) -> SourceBody {
         SourceBody {
             source: self.clone(),
@@ -158,6 +311,28 @@ impl RangeSource {
     /// A `200 OK` with `Content-Length`, a body streaming the whole source,
     /// and the source in its extensions, ready for the layer. Add the
     /// `Content-Type`, `ETag` and `Last-Modified` you have.
+    ///
+    /// ```
+    /// # use std::{io, task::{Context, Poll}};
+    /// # use bytes::Bytes;
+    /// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+    /// # struct Mem(Bytes);
+    /// # impl SeekableSource for Mem {
+    /// #     fn len(&self) -> u64 { self.0.len() as u64 }
+    /// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+    /// # }
+    /// # impl SourceReader for Mem {
+    /// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+    /// #         let at = (at as usize).min(self.0.len());
+    /// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+    /// #     }
+    /// # }
+    /// let mut response = RangeSource::new(Mem(Bytes::from_static(b"hello"))).into_response();
+    /// response.headers_mut().insert("etag", "\"v1\"".parse().unwrap());
+    /// assert_eq!(response.status(), 200);
+    /// assert_eq!(response.headers()["content-length"], "5");
+    /// assert!(response.extensions().get::<RangeSource>().is_some());
+    /// ```
     pub fn into_response(self) -> Response<SourceBody> {
         let mut response = Response::new(self.body());
         *response.status_mut() = StatusCode::OK;
@@ -171,6 +346,28 @@ impl RangeSource {
 
 /// A body streaming a [`RangeSource`] from start to end; the reader is
 /// opened on the first poll, so an unpolled body costs no I/O.
+///
+/// ```
+/// # use std::{io, task::{Context, Poll}};
+/// # use bytes::Bytes;
+/// # use tower_range::source::{RangeSource, SeekableSource, SourceReader};
+/// # struct Mem(Bytes);
+/// # impl SeekableSource for Mem {
+/// #     fn len(&self) -> u64 { self.0.len() as u64 }
+/// #     fn open(&self) -> io::Result<Box<dyn SourceReader>> { Ok(Box::new(Mem(self.0.clone()))) }
+/// # }
+/// # impl SourceReader for Mem {
+/// #     fn poll_read_at(&mut self, _: &mut Context<'_>, at: u64, n: usize) -> Poll<io::Result<Bytes>> {
+/// #         let at = (at as usize).min(self.0.len());
+/// #         Poll::Ready(Ok(self.0.slice(at..(at + n).min(self.0.len()))))
+/// #     }
+/// # }
+/// use http_body::Body;
+/// use tower_range::source::SourceBody;
+/// let body: SourceBody = RangeSource::new(Mem(Bytes::from_static(b"hello"))).body();
+/// assert_eq!(body.size_hint().exact(), Some(5));
+/// assert!(!body.is_end_stream());
+/// ```
 pub struct SourceBody {
     source: RangeSource,
     // In a Mutex only to make the body Sync; reached with get_mut, which

@@ -23,6 +23,7 @@ const CHUNK_SIZE: usize = 64 * 1024;
 ///
 /// let data = vec![7u8; 1000];
 /// let response = RangeSource::new(ReaderSource::new(Cursor::new(data), 1000)).into_response();
+/// assert_eq!(response.headers()["content-length"], "1000");
 /// ```
 #[derive(Debug)]
 pub struct ReaderSource<R> {
@@ -35,6 +36,16 @@ where
     R: AsyncRead + AsyncSeek + Unpin + Send + 'static,
 {
     /// Wraps a reader of `len` bytes.
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use tower_range::source::{RangeSource, ReaderSource};
+    ///
+    /// let source = RangeSource::new(ReaderSource::new(Cursor::new(b"hello".to_vec()), 5));
+    /// assert_eq!(source.len(), 5);
+    /// assert!(source.open().is_ok());
+    /// assert!(source.open().is_err(), "one cursor: opened once");
+    /// ```
     pub fn new(reader: R, len: u64) -> Self {
         ReaderSource {
             reader: Mutex::new(Some(reader)),
