@@ -5,6 +5,19 @@
 //! of the representation matters. When it answers [`Decision::Ranges`],
 //! [`resolve`] turns the range set and the length into the ranges to send.
 //! No I/O happens here, so every rule of RFC 9110 is tested in tables.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use http::{HeaderMap, Method, StatusCode};
+//! use tower_range::plan::{decide, Conditions, Decision, FullReason, Policy, ResponseFacts};
+//!
+//! // A GET without Range: the full 200, advertising ranges.
+//! let conditions = Conditions::capture(&Method::GET, &HeaderMap::new()).unwrap();
+//! let headers = HeaderMap::new();
+//! let facts = ResponseFacts::from_headers(StatusCode::OK, &headers, Some(10));
+//! let decision = decide(&conditions, &facts, &Policy::default(), SystemTime::now());
+//! assert_eq!(decision, Decision::Full { accept_ranges: true, reason: FullReason::NoRange });
+//! ```
 
 use std::time::SystemTime;
 
@@ -19,6 +32,12 @@ use crate::multipart;
 
 /// The knobs of the range logic. [`RangeLayer`](crate::RangeLayer) sets them
 /// with its builder methods; [`Policy::default`] holds the defaults.
+///
+/// ```
+/// use tower_range::{plan::Policy, RangeLayer};
+/// let policy: Policy = *RangeLayer::new().max_ranges(5).policy();
+/// assert_ne!(policy, Policy::default());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub(crate) max_ranges: usize,
@@ -80,6 +99,15 @@ impl Field {
 /// Captured from the request before it goes to the inner service; holding
 /// it costs a reference-count bump per header present, and nothing for the
 /// headers a request does not have.
+///
+/// ```
+/// use http::{HeaderMap, Method};
+/// use tower_range::plan::Conditions;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("if-none-match", "\"v1\"".parse().unwrap());
+/// let conditions = Conditions::capture(&Method::HEAD, &headers).unwrap();
+/// assert!(conditions.is_head() && !conditions.has_range() && !conditions.is_plain());
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Conditions {
     head: bool,
@@ -166,11 +194,27 @@ impl Conditions {
     }
 
     /// `true` for a `HEAD` request.
+    ///
+    /// ```
+    /// # use http::{HeaderMap, Method};
+    /// # use tower_range::plan::Conditions;
+    /// let head = Conditions::capture(&Method::HEAD, &HeaderMap::new()).unwrap();
+    /// assert!(head.is_head());
+    /// assert!(!Conditions::capture(&Method::GET, &HeaderMap::new()).unwrap().is_head());
+    /// ```
     pub fn is_head(&self) -> bool {
         self.head
     }
 
     /// `true` when the request has a `Range` header (one line or more).
+    ///
+    /// ```
+    /// # use http::{HeaderMap, Method};
+    /// # use tower_range::plan::Conditions;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("range", "bytes=garbage".parse().unwrap()); // present, even if invalid
+    /// assert!(Conditions::capture(&Method::GET, &headers).unwrap().has_range());
+    /// ```
     pub fn has_range(&self) -> bool {
         self.range != Field::Absent
     }
@@ -191,6 +235,12 @@ impl Conditions {
         !self.validators().if_none_match.is_empty()
     }
 
+    /// `true` when the request has a precondition or an `If-Range`: only
+    /// then do the response's `ETag`, `Last-Modified` and `Date` matter.
+    pub(crate) fn compares_validators(&self) -> bool {
+        self.validators.is_some()
+    }
+
     pub(crate) fn range_value(&self) -> Option<&HeaderValue> {
         match &self.range {
             Field::One(value) => Some(value),
@@ -200,6 +250,16 @@ impl Conditions {
 
     /// `true` when the request carries none of the headers this crate acts
     /// on (`If-Range` alone is ignored without `Range`).
+    ///
+    /// ```
+    /// # use http::{HeaderMap, Method};
+    /// # use tower_range::plan::Conditions;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("if-range", "\"v1\"".parse().unwrap());
+    /// assert!(Conditions::capture(&Method::GET, &headers).unwrap().is_plain());
+    /// headers.insert("range", "bytes=0-1".parse().unwrap());
+    /// assert!(!Conditions::capture(&Method::GET, &headers).unwrap().is_plain());
+    /// ```
     pub fn is_plain(&self) -> bool {
         let v = self.validators();
         self.range == Field::Absent
@@ -211,6 +271,17 @@ impl Conditions {
 }
 
 /// What the inner response says about the representation.
+///
+/// ```
+/// use http::{HeaderMap, StatusCode};
+/// use tower_range::plan::ResponseFacts;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("accept-ranges", "none".parse().unwrap());
+/// headers.insert("etag", "W/\"7\"".parse().unwrap());
+/// let facts = ResponseFacts::from_headers(StatusCode::OK, &headers, Some(3));
+/// assert!(facts.ranges_refused && !facts.already_partial);
+/// assert!(facts.etag.is_some_and(|tag| tag.is_weak()));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponseFacts<'a> {
     /// The inner status.
@@ -232,7 +303,18 @@ pub struct ResponseFacts<'a> {
 
 impl<'a> ResponseFacts<'a> {
     /// Reads the facts from a response head; `length` comes from the caller,
-    /// who knows the body.
+    /// who knows the body. A header repeated or unparsable counts as absent.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tower_range::plan::ResponseFacts;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("last-modified", "Sun, 06 Nov 1994 08:49:37 GMT".parse().unwrap());
+    /// headers.append("etag", "\"a\"".parse().unwrap());
+    /// headers.append("etag", "\"b\"".parse().unwrap());
+    /// let facts = ResponseFacts::from_headers(StatusCode::OK, &headers, None);
+    /// assert!(facts.last_modified.is_some() && facts.etag.is_none());
+    /// ```
     pub fn from_headers(status: StatusCode, headers: &'a HeaderMap, length: Option<u64>) -> Self {
         let single = |name| {
             let mut values = headers.get_all(name).iter();
@@ -251,6 +333,16 @@ impl<'a> ResponseFacts<'a> {
 
     /// Like [`from_headers`](Self::from_headers), without reading `ETag`,
     /// `Last-Modified` and `Date`: enough for a request with no conditions.
+    ///
+    /// ```
+    /// use http::{HeaderMap, StatusCode};
+    /// use tower_range::plan::ResponseFacts;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("etag", "\"a\"".parse().unwrap());
+    /// headers.insert("content-range", "bytes 0-0/9".parse().unwrap());
+    /// let facts = ResponseFacts::without_validators(StatusCode::OK, &headers, Some(1));
+    /// assert!(facts.etag.is_none() && facts.already_partial);
+    /// ```
     pub fn without_validators(
         status: StatusCode,
         headers: &HeaderMap,
@@ -277,6 +369,15 @@ impl<'a> ResponseFacts<'a> {
 }
 
 /// Why the full representation goes out instead of a range.
+///
+/// ```
+/// use tower_range::header::parse_range;
+/// use tower_range::plan::{resolve, FullReason, Resolution};
+/// let set = parse_range(b"bytes=0-0,2-2,4-4", 100).unwrap();
+/// // Three one-byte parts of a five-byte body, with no slack for framing.
+/// let policy = *tower_range::RangeLayer::new().multipart_slack(0).policy();
+/// assert_eq!(resolve(&set, 5, &policy, None), Resolution::Full(FullReason::Amplification));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FullReason {
     /// The request has no `Range`.
@@ -346,6 +447,20 @@ impl FullReason {
 }
 
 /// What to do with a response, before its length matters.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use http::{HeaderMap, Method, StatusCode};
+/// use tower_range::plan::{decide, Conditions, Decision, Policy, ResponseFacts};
+/// let mut request = HeaderMap::new();
+/// request.insert("if-none-match", "\"v1\"".parse().unwrap());
+/// let conditions = Conditions::capture(&Method::GET, &request).unwrap();
+/// let mut response = HeaderMap::new();
+/// response.insert("etag", "\"v1\"".parse().unwrap());
+/// let facts = ResponseFacts::from_headers(StatusCode::OK, &response, Some(10));
+/// let decision = decide(&conditions, &facts, &Policy::default(), SystemTime::now());
+/// assert_eq!(decision, Decision::NotModified);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision<'a> {
     /// Not ours to touch: the response goes out untouched.
@@ -475,6 +590,16 @@ fn preconditions<'a>(
 }
 
 /// The ranges to send, once the length is known.
+///
+/// ```
+/// use tower_range::header::{parse_range, ByteRange};
+/// use tower_range::plan::{resolve, Policy, Resolution};
+/// let policy = Policy::default();
+/// let resolve = |range: &[u8]| resolve(&parse_range(range, 100).unwrap(), 100, &policy, None);
+/// assert_eq!(resolve(b"bytes=0-9,5-19"), Resolution::Single(ByteRange { first: 0, last: 19 }));
+/// assert_eq!(resolve(b"bytes=100-"), Resolution::Unsatisfiable);
+/// assert!(matches!(resolve(b"bytes=0-9,50-59"), Resolution::Multi(parts) if parts.len() == 2));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resolution {
     /// Send the full `200` after all.

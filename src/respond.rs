@@ -4,7 +4,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::SystemTime;
 
-use bytes::BytesMut;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::response::Parts as Head;
 use http::{Response, StatusCode};
@@ -12,7 +11,7 @@ use http_body::Body;
 
 use crate::body::{Parts, RangeBody, Rope, Tail, FRAME_BUDGET};
 use crate::header::{parse_range, ByteRange};
-use crate::multipart::{write_u64, Framing};
+use crate::multipart::Framing;
 use crate::plan::{self, Conditions, Decision, FullReason, Policy, Resolution, ResponseFacts};
 use crate::source::RangeSource;
 use crate::trace;
@@ -48,8 +47,9 @@ where
         trace::Event::new(request, response.status(), None, None).emit("pass_through", "method");
         return Outcome::Ready(response.map(RangeBody::pass));
     };
+    let scanned = Scanned::from(response.headers());
     let Ok(length) = representation_length(
-        response.headers(),
+        scanned.declared_length,
         response.body(),
         &mut source,
         conditions.is_head(),
@@ -80,10 +80,12 @@ where
     } else {
         SystemTime::UNIX_EPOCH
     };
-    let facts = if conditions.is_plain() {
-        // Nothing compares validators: skip parsing them (two HTTP dates)
-        // on the most common request of all.
-        ResponseFacts::without_validators(response.status(), response.headers(), length)
+    let facts = if !conditions.compares_validators() {
+        // No precondition, no If-Range: nothing compares validators, so
+        // skip parsing them (two HTTP dates) on the most common requests,
+        // a plain GET and a plain Range, and look nothing up again: the
+        // scan has what the decision needs.
+        scanned.facts(response.status(), length)
     } else {
         ResponseFacts::from_headers(response.status(), response.headers(), length)
     };
@@ -137,9 +139,9 @@ where
                     event,
                 )));
             };
-            let resolution = plan::resolve(&set, len, &policy, content_type_len(&head.headers));
+            let resolution = plan::resolve(&set, len, &policy, scanned.content_type_len);
             let why = full_reason(&resolution);
-            let partial = match shape(resolution, len, &mut head) {
+            let mut partial = match shape(resolution, len, &mut head) {
                 Shape::Done => {
                     event.emit("unsatisfiable", "no_overlap");
                     return ready(head, RangeBody::empty());
@@ -150,6 +152,7 @@ where
                 }
                 Shape::Partial(partial) => partial,
             };
+            partial.strip_framing = scanned.framing;
             if source.is_none()
                 && !partial.parts.is_ascending()
                 && partial.parts.data_end() > policy.buffer_limit as u64
@@ -201,12 +204,12 @@ where
 /// body: from the source, the `Content-Length`, or an exact size hint.
 /// `Err` when the response contradicts itself.
 fn representation_length<B: Body>(
-    headers: &HeaderMap,
+    declared: Result<Option<u64>, ()>,
     body: &B,
     source: &mut Option<RangeSource>,
     head: bool,
 ) -> Result<Option<u64>, ()> {
-    let declared = declared_length(headers)?;
+    let declared = declared?;
     let hint = body.size_hint().exact();
     if let Some(found) = source {
         // The source describes this body only if the response says it has
@@ -227,20 +230,88 @@ fn representation_length<B: Body>(
     }
 }
 
-fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, ()> {
-    let mut length = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        let bytes = value.as_bytes();
-        if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
-            return Err(());
+/// What the layer reads from the head of every inner response, gathered in
+/// one pass over its few headers rather than a hash lookup per name: this
+/// runs on every `GET` and `HEAD`, most of which it lets through.
+#[derive(Debug, PartialEq, Eq)]
+struct Scanned {
+    /// `Err` when a `Content-Length` is not a number, or two disagree.
+    declared_length: Result<Option<u64>, ()>,
+    /// `Accept-Ranges: none`.
+    ranges_refused: bool,
+    /// A `Content-Range`, or a first `Content-Type` of
+    /// `multipart/byteranges`.
+    already_partial: bool,
+    /// The length of the first `Content-Type`, which each multipart part
+    /// repeats.
+    content_type_len: Option<usize>,
+    /// A `Transfer-Encoding` or a `Trailer`, which a 206 must drop.
+    framing: bool,
+}
+
+impl From<&HeaderMap> for Scanned {
+    fn from(headers: &HeaderMap) -> Self {
+        let mut declared_length = Ok(None);
+        let mut ranges_refused = false;
+        let mut content_range = false;
+        let mut content_type = None;
+        let mut framing = false;
+        for (name, value) in headers {
+            if name == header::CONTENT_LENGTH {
+                declared_length = declared_length.and_then(|seen| add_length(seen, value));
+            } else if name == header::CONTENT_TYPE {
+                // The first value, as `HeaderMap::get` would give it.
+                content_type.get_or_insert(value);
+            } else if name == header::ACCEPT_RANGES {
+                ranges_refused |= value.as_bytes().eq_ignore_ascii_case(b"none");
+            } else if name == header::CONTENT_RANGE {
+                content_range = true;
+            } else if name == header::TRANSFER_ENCODING || name == header::TRAILER {
+                framing = true;
+            }
         }
-        let parsed = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-        if length.is_some_and(|seen| seen != parsed) {
-            return Err(());
+        let multipart = content_type.is_some_and(|value: &HeaderValue| {
+            let value = value.as_bytes();
+            value.len() >= 20 && value[..20].eq_ignore_ascii_case(b"multipart/byteranges")
+        });
+        Scanned {
+            declared_length,
+            ranges_refused,
+            already_partial: multipart || content_range,
+            content_type_len: content_type.map(HeaderValue::len),
+            framing,
         }
-        length = Some(parsed);
     }
-    Ok(length)
+}
+
+impl Scanned {
+    /// The facts for a request that compares no validators (no
+    /// precondition, no `If-Range`): the same as
+    /// [`ResponseFacts::without_validators`].
+    fn facts(&self, status: StatusCode, length: Option<u64>) -> ResponseFacts<'static> {
+        ResponseFacts {
+            status,
+            etag: None,
+            last_modified: None,
+            date: None,
+            length,
+            ranges_refused: self.ranges_refused,
+            already_partial: self.already_partial,
+        }
+    }
+}
+
+/// One more `Content-Length` value: all must be the same decimal number.
+fn add_length(seen: Option<u64>, value: &HeaderValue) -> Result<Option<u64>, ()> {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
+        return Err(());
+    }
+    let parsed = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    match seen {
+        Some(seen) if seen != parsed => Err(()),
+        _ => Ok(Some(parsed)),
+    }
 }
 
 fn content_type_len(headers: &HeaderMap) -> Option<usize> {
@@ -327,21 +398,40 @@ fn advertise(headers: &mut HeaderMap) {
 }
 
 fn content_range(range: Option<ByteRange>, len: u64) -> HeaderValue {
-    let mut value = BytesMut::with_capacity(64);
-    value.extend_from_slice(b"bytes ");
+    // Written on the stack, then copied once into the value: "bytes ",
+    // three numbers of at most 20 digits and two separators make 68.
+    let mut value = [0u8; 68];
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        value[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
+    put(b"bytes ");
     match range {
         Some(range) => {
-            write_u64(&mut value, range.first);
-            value.extend_from_slice(b"-");
-            write_u64(&mut value, range.last);
+            put(decimal(range.first, &mut [0; 20]));
+            put(b"-");
+            put(decimal(range.last, &mut [0; 20]));
         }
-        None => value.extend_from_slice(b"*"),
+        None => put(b"*"),
     }
-    value.extend_from_slice(b"/");
-    write_u64(&mut value, len);
+    put(b"/");
+    put(decimal(len, &mut [0; 20]));
     // ASCII digits, '-', '*', '/' and a space: always a valid value.
-    HeaderValue::from_maybe_shared(value.freeze())
-        .unwrap_or_else(|_| HeaderValue::from_static("bytes */0"))
+    HeaderValue::from_bytes(&value[..at]).unwrap_or_else(|_| HeaderValue::from_static("bytes */0"))
+}
+
+/// `n` in decimal, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 #[allow(clippy::large_enum_variant)] // moved once, right away
@@ -358,6 +448,9 @@ pub(crate) struct Partial {
     parts: Parts,
     content_range: Option<HeaderValue>,
     multipart_type: Option<HeaderValue>,
+    /// Whether the head may hold a `Transfer-Encoding` or a `Trailer` to
+    /// remove; `false` only when a scan of the head found neither.
+    strip_framing: bool,
 }
 
 impl Partial {
@@ -377,9 +470,11 @@ impl Partial {
     fn into_parts(self, mut head: Head) -> (Head, Parts) {
         head.status = StatusCode::PARTIAL_CONTENT;
         let headers = &mut head.headers;
-        headers.remove(header::TRANSFER_ENCODING);
-        // A 206 body never carries the inner body's trailers.
-        headers.remove(header::TRAILER);
+        if self.strip_framing {
+            headers.remove(header::TRANSFER_ENCODING);
+            // A 206 body never carries the inner body's trailers.
+            headers.remove(header::TRAILER);
+        }
         headers.insert(
             header::CONTENT_LENGTH,
             HeaderValue::from(self.parts.remaining()),
@@ -417,6 +512,7 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
             parts: Parts::single(range),
             content_range: Some(content_range(Some(range), len)),
             multipart_type: None,
+            strip_framing: true,
         }),
         // A top-level Content-Encoding would claim the multipart framing
         // itself is encoded: send the (encoded) representation whole.
@@ -431,6 +527,7 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
                 parts: Parts::multi(ranges, framing),
                 content_range: None,
                 multipart_type,
+                strip_framing: true,
             })
         }
     }
@@ -729,5 +826,97 @@ fn from_rope<B>(
             let (head, parts) = partial.into_parts(head);
             Response::from_parts(head, RangeBody::rope(rope, parts))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn one_pass_scan_agrees_with_the_lookups_it_replaces() {
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("content-type", "text/plain"), ("etag", "\"a\"")],
+            &[("content-length", "10")],
+            &[("content-length", "10"), ("content-length", "10")],
+            &[("content-length", "10"), ("content-length", "11")],
+            &[("content-length", "1x")],
+            &[("content-length", "")],
+            &[("content-length", "12345678901234567890")],
+            &[("accept-ranges", "bytes"), ("accept-ranges", "NONE")],
+            &[("accept-ranges", "bytes")],
+            &[("content-range", "bytes 0-0/9")],
+            &[("content-type", "Multipart/ByteRanges; boundary=x")],
+            &[
+                ("content-type", "text/plain"),
+                ("content-type", "multipart/byteranges"),
+            ],
+            &[
+                ("content-type", "multipart/byteranges"),
+                ("content-type", "text/plain"),
+            ],
+            &[("content-type", "multipart/byterange")],
+            &[
+                ("x-one", "1"),
+                ("content-length", "5"),
+                ("accept-ranges", "none"),
+                ("content-range", "bytes */5"),
+            ],
+            &[("transfer-encoding", "chunked")],
+            &[("trailer", "x-checksum"), ("content-type", "a/b")],
+        ];
+        for case in cases {
+            let map = headers(case);
+            let scanned = Scanned::from(&map);
+            let facts = ResponseFacts::without_validators(StatusCode::OK, &map, Some(7));
+            assert_eq!(scanned.facts(StatusCode::OK, Some(7)), facts, "{case:?}");
+            // The lookup the scan replaced: every value, all equal numbers.
+            let mut expected = Ok(None);
+            for value in map.get_all(header::CONTENT_LENGTH) {
+                let text = value.to_str().unwrap_or("x");
+                expected = match (expected, text.parse::<u64>()) {
+                    (Ok(seen), Ok(n))
+                        if text.len() <= 19
+                            && text.bytes().all(|b| b.is_ascii_digit())
+                            && seen.is_none_or(|seen| seen == n) =>
+                    {
+                        Ok(Some(n))
+                    }
+                    _ => Err(()),
+                };
+            }
+            assert_eq!(scanned.declared_length, expected, "{case:?}");
+            let content_type = map.get(header::CONTENT_TYPE).map(HeaderValue::len);
+            assert_eq!(scanned.content_type_len, content_type, "{case:?}");
+            let framing =
+                map.contains_key(header::TRANSFER_ENCODING) || map.contains_key(header::TRAILER);
+            assert_eq!(scanned.framing, framing, "{case:?}");
+        }
+    }
+
+    #[test]
+    fn content_range_values() {
+        let range = |first, last| Some(ByteRange { first, last });
+        assert_eq!(content_range(range(0, 0), 1), "bytes 0-0/1");
+        assert_eq!(content_range(range(10, 1033), 5000), "bytes 10-1033/5000");
+        assert_eq!(content_range(None, 0), "bytes */0");
+        assert_eq!(content_range(None, 190), "bytes */190");
+        let max = u64::MAX;
+        assert_eq!(
+            content_range(range(max - 1, max - 1), max),
+            format!("bytes {}-{}/{max}", max - 1, max - 1).as_str()
+        );
     }
 }
