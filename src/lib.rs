@@ -122,15 +122,23 @@ mod respond;
 mod service;
 mod trace;
 
+pub mod encoding;
 pub mod header;
 pub mod plan;
 pub mod source;
 
 pub use body::RangeBody;
+pub use encoding::EncodingTagLayer;
 pub use future::ResponseFuture;
 pub use layer::RangeLayer;
 pub use service::RangeService;
 
 /// The error type of [`RangeBody`]: the inner body's error, boxed, or an
 /// I/O error of a source.
+///
+/// ```
+/// use tower_range::BoxError;
+/// let error: BoxError = std::io::Error::other("disk gone").into();
+/// assert_eq!(error.to_string(), "disk gone");
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

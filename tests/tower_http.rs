@@ -9,7 +9,7 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeFile;
-use tower_range::RangeLayer;
+use tower_range::{EncodingTagLayer, RangeLayer};
 
 fn text() -> Bytes {
     Bytes::from("All work and no play makes Jack a dull boy. ".repeat(100))
@@ -189,4 +189,353 @@ async fn trace_timeout_and_set_header_compose() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */4400");
+}
+
+// ---------------------------------------------------------------------------
+// ServeDir inside the layer: its 206, 416 and 304 pass through untouched.
+
+/// Status, headers and body bytes of a response.
+async fn parts<B>(response: Response<B>) -> (StatusCode, HeaderMap, Bytes)
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (head, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    (head.status, head.headers, bytes)
+}
+
+fn get_with(uri: &str, headers: &[(&str, &str)]) -> Request<Full<Bytes>> {
+    let mut builder = Request::get(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Full::default()).unwrap()
+}
+
+/// A directory holding `a.txt` (the text), removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn with_text(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "tower-range-servedir-{name}-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.txt"), text()).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The same request to `ServeDir` alone and to `ServeDir` behind the layer.
+async fn serve_dir_both(
+    dir: &std::path::Path,
+    headers: &[(&str, &str)],
+) -> (
+    (StatusCode, HeaderMap, Bytes),
+    (StatusCode, HeaderMap, Bytes),
+) {
+    use tower_http::services::ServeDir;
+    let bare = ServeDir::new(dir)
+        .oneshot(get_with("/a.txt", headers))
+        .await
+        .unwrap();
+    let layered = ServiceBuilder::new()
+        .layer(RangeLayer::new())
+        .service(ServeDir::new(dir))
+        .oneshot(get_with("/a.txt", headers))
+        .await
+        .unwrap();
+    (parts(bare).await, parts(layered).await)
+}
+
+#[tokio::test]
+async fn serve_dir_single_range_passes_through_untouched() {
+    let dir = TempDir::with_text("single");
+    let (bare, layered) = serve_dir_both(&dir.0, &[("range", "bytes=4-7")]).await;
+    assert_eq!(bare.0, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(bare.1[header::CONTENT_RANGE], "bytes 4-7/4400");
+    assert_eq!(bare.2, "work");
+    assert_eq!(layered, bare, "the layer altered ServeDir's 206");
+}
+
+#[tokio::test]
+async fn serve_dir_unsatisfiable_range_passes_through_untouched() {
+    let dir = TempDir::with_text("unsatisfiable");
+    let (bare, layered) = serve_dir_both(&dir.0, &[("range", "bytes=99999-")]).await;
+    assert_eq!(bare.0, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(bare.1[header::CONTENT_RANGE], "bytes */4400");
+    assert_eq!(layered, bare, "the layer altered ServeDir's 416");
+}
+
+/// ServeDir answers several ranges with a 416 of its own ("Cannot serve
+/// multipart range requests"); the layer leaves that 416 alone too.
+#[tokio::test]
+async fn serve_dir_multipart_refusal_passes_through_untouched() {
+    let dir = TempDir::with_text("multi-416");
+    let (bare, layered) = serve_dir_both(&dir.0, &[("range", "bytes=0-1,5-6")]).await;
+    assert_eq!(bare.0, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(layered, bare, "the layer altered ServeDir's multipart 416");
+}
+
+/// With `ignore_multi_range_requests(true)` ServeDir sends its `200` for
+/// several ranges, and the layer turns it into the multipart ServeDir
+/// cannot make.
+#[tokio::test]
+async fn serve_dir_ignoring_multi_ranges_gets_the_layers_multipart() {
+    use tower_http::services::ServeDir;
+    let dir = TempDir::with_text("multi-200");
+    let request = || get_with("/a.txt", &[("range", "bytes=0-2,4-7")]);
+    let bare = ServeDir::new(&dir.0).ignore_multi_range_requests(true);
+    let (status, _, body) = parts(bare.oneshot(request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, text());
+
+    let layered = ServiceBuilder::new()
+        .layer(RangeLayer::new())
+        .service(ServeDir::new(&dir.0).ignore_multi_range_requests(true));
+    let (status, headers, body) = parts(layered.oneshot(request()).await.unwrap()).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    let content_type = headers[header::CONTENT_TYPE].to_str().unwrap();
+    assert!(
+        content_type.starts_with("multipart/byteranges; boundary="),
+        "{content_type}"
+    );
+    assert_eq!(
+        headers[header::CONTENT_LENGTH],
+        body.len().to_string().as_str()
+    );
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("Content-Range: bytes 0-2/4400\r\n\r\nAll\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Content-Range: bytes 4-7/4400\r\n\r\nwork\r\n"),
+        "{body}"
+    );
+}
+
+/// ServeDir does not evaluate `If-Range` (tower-http 0.7): it sends the
+/// `206` whether the tag matches or not. The layer never sees a `200` to
+/// decide on, so it cannot correct that; it passes the `206` through
+/// untouched either way. Put `RangeLayer` in front of a plain file
+/// service (`FileSource`) when `If-Range` must be honored.
+#[tokio::test]
+async fn serve_dir_if_range_passes_through_untouched() {
+    let dir = TempDir::with_text("if-range");
+    let (plain, _) = serve_dir_both(&dir.0, &[]).await;
+    let etag = plain.1[header::ETAG].to_str().unwrap().to_owned();
+    let last_modified = plain.1[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+
+    for if_range in [etag.as_str(), last_modified.as_str()] {
+        let (bare, layered) =
+            serve_dir_both(&dir.0, &[("range", "bytes=4-7"), ("if-range", if_range)]).await;
+        assert_eq!(bare.0, StatusCode::PARTIAL_CONTENT, "{if_range}");
+        assert_eq!(bare.2, "work");
+        assert_eq!(layered, bare, "{if_range}");
+    }
+
+    let (bare, layered) =
+        serve_dir_both(&dir.0, &[("range", "bytes=4-7"), ("if-range", "\"stale\"")]).await;
+    assert_eq!(
+        bare.0,
+        StatusCode::PARTIAL_CONTENT,
+        "ServeDir now evaluates If-Range: update this test and the README"
+    );
+    assert_eq!(layered, bare, "the layer altered ServeDir's 206");
+}
+
+#[tokio::test]
+async fn serve_dir_without_range_and_not_modified() {
+    let dir = TempDir::with_text("plain");
+    let (bare, layered) = serve_dir_both(&dir.0, &[]).await;
+    assert_eq!(bare.0, StatusCode::OK);
+    assert_eq!(bare.1[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(bare.1[header::CONTENT_LENGTH], "4400");
+    assert_eq!(bare.2, text());
+    // The layer's 200 for a request without Range: the same headers (it
+    // advertises `Accept-Ranges: bytes`, which ServeDir already did) and
+    // the same bytes.
+    assert_eq!(layered, bare);
+
+    let etag = bare.1[header::ETAG].to_str().unwrap().to_owned();
+    let (bare, layered) = serve_dir_both(&dir.0, &[("if-none-match", &etag)]).await;
+    assert_eq!(bare.0, StatusCode::NOT_MODIFIED);
+    assert_eq!(layered, bare, "the layer altered ServeDir's 304");
+}
+
+// ---------------------------------------------------------------------------
+// EncodingTagLayer outside compression: ranges never address mixed encodings.
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip stream");
+    out
+}
+
+/// `EncodingTagLayer`, then `CompressionLayer` (default predicate), then
+/// `RangeLayer`, around `inner` (a 4400-byte text with `ETag: "j1"`).
+async fn tagged(headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Bytes) {
+    let service = ServiceBuilder::new()
+        .layer(EncodingTagLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(RangeLayer::new())
+        .service_fn(inner);
+    parts(service.oneshot(get_with("/", headers)).await.unwrap()).await
+}
+
+const GZIP: (&str, &str) = ("accept-encoding", "gzip");
+
+#[tokio::test]
+async fn encoding_tag_gzip_client_gets_a_suffixed_etag() {
+    let (status, headers, body) = tagged(&[GZIP]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(headers[header::ETAG], "\"j1-gzip\"");
+    assert_eq!(headers[header::ACCEPT_RANGES], "none");
+    let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+    assert_eq!(
+        vary,
+        ["accept-encoding"],
+        "exactly one Vary, from tower-http"
+    );
+    assert_eq!(gunzip(&body), text());
+}
+
+#[tokio::test]
+async fn encoding_tag_identity_client_keeps_the_tag_and_its_ranges() {
+    let (status, headers, body) = tagged(&[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(headers[header::ETAG], "\"j1\"");
+    assert_eq!(headers[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(body, text());
+
+    for extra in [None, Some(("if-range", "\"j1\""))] {
+        let mut request = vec![("range", "bytes=4-7")];
+        request.extend(extra);
+        let (status, headers, body) = tagged(&request).await;
+        assert_eq!(status, StatusCode::PARTIAL_CONTENT, "{extra:?}");
+        assert_eq!(headers[header::ETAG], "\"j1\"");
+        assert_eq!(headers[header::CONTENT_RANGE], "bytes 4-7/4400");
+        assert_eq!(body, "work");
+    }
+}
+
+/// The hazard the layer removes: a gzip client cut off after 40 bytes
+/// resumes with `If-Range` and the tag it got. Without the layer the tag
+/// is the identity one and the resume gets identity bytes at an identity
+/// offset, which cannot continue a gzip stream.
+#[tokio::test]
+async fn without_encoding_tag_a_gzip_resume_splices_encodings() {
+    let service = ServiceBuilder::new()
+        .layer(CompressionLayer::new())
+        .layer(RangeLayer::new())
+        .service_fn(inner);
+    let (_, headers, gzip) = parts(
+        service
+            .clone()
+            .oneshot(get_with("/", &[GZIP]))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        headers[header::ETAG],
+        "\"j1\"",
+        "tower-http now changes the ETag of what it compresses: revisit EncodingTagLayer"
+    );
+    let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+    let resume = [GZIP, ("if-range", etag.as_str()), ("range", "bytes=40-")];
+    let (status, headers, rest) =
+        parts(service.oneshot(get_with("/", &resume)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(rest, text().slice(40..));
+    let mut spliced = gzip[..40].to_vec();
+    spliced.extend_from_slice(&rest);
+    assert_ne!(spliced, gzip, "the two encodings were spliced");
+}
+
+#[tokio::test]
+async fn encoding_tag_gzip_resume_gets_the_full_200_never_identity_bytes() {
+    let (_, headers, gzip) = tagged(&[GZIP]).await;
+    let etag = headers[header::ETAG].to_str().unwrap().to_owned();
+    assert_eq!(etag, "\"j1-gzip\"");
+    for range in ["bytes=100-", "bytes=0-99", "bytes=100-199,300-"] {
+        let resume = [GZIP, ("if-range", etag.as_str()), ("range", range)];
+        let (status, headers, body) = tagged(&resume).await;
+        assert_eq!(status, StatusCode::OK, "{range}");
+        assert!(headers.get(header::CONTENT_RANGE).is_none(), "{range}");
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{range}");
+        assert_eq!(headers[header::ETAG], "\"j1-gzip\"", "{range}");
+        assert_eq!(body, gzip, "{range}: the same full gzip 200");
+        assert_eq!(gunzip(&body), text());
+    }
+    // The same tag without gzip: the full identity 200, still no range.
+    let (status, headers, body) =
+        tagged(&[("if-range", etag.as_str()), ("range", "bytes=100-")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"j1\"");
+    assert_eq!(body, text());
+}
+
+/// A gzip client that holds identity bytes (a `206` it got before) resumes
+/// them with their identity tag: identity bytes again, labelled as such.
+#[tokio::test]
+async fn encoding_tag_gzip_client_resuming_identity_bytes_gets_identity_206() {
+    let resume = [GZIP, ("if-range", "\"j1\""), ("range", "bytes=4-7")];
+    let (status, headers, body) = tagged(&resume).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(headers[header::ETAG], "\"j1\"");
+    assert_eq!(body, "work");
+}
+
+#[tokio::test]
+async fn encoding_tag_if_none_match_with_the_suffixed_tag_gets_304() {
+    for (sent, expected) in [
+        ("\"j1-gzip\"", "\"j1-gzip\""),
+        ("W/\"j1-gzip\"", "\"j1-gzip\""),
+        ("\"x\", \"j1-gzip\"", "\"j1-gzip\""),
+        ("\"j1\"", "\"j1\""),
+    ] {
+        let (status, headers, body) = tagged(&[GZIP, ("if-none-match", sent)]).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED, "{sent}");
+        assert_eq!(headers[header::ETAG], expected, "{sent}");
+        assert!(body.is_empty());
+    }
+    // Another representation's tag: the full gzip 200.
+    let (status, headers, _) = tagged(&[GZIP, ("if-none-match", "\"j0-gzip\"")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"j1-gzip\"");
+}
+
+/// `If-Match` with the suffixed tag passes without `Range` and fails with
+/// it: a range of the gzip bytes cannot be served, and identity bytes
+/// would splice.
+#[tokio::test]
+async fn encoding_tag_if_match_passes_whole_and_fails_ranged() {
+    let (status, headers, body) = tagged(&[GZIP, ("if-match", "\"j1-gzip\"")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ETAG], "\"j1-gzip\"");
+    assert_eq!(gunzip(&body), text());
+
+    let ranged = [GZIP, ("if-match", "\"j1-gzip\""), ("range", "bytes=100-")];
+    let (status, _, _) = tagged(&ranged).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+
+    let (status, _, _) = tagged(&[GZIP, ("if-match", "\"j0-gzip\"")]).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
 }
