@@ -5,19 +5,26 @@
 //! ```
 //!
 //! Without `DIR` it writes demo content into a fresh temporary directory
-//! (`demo.bin`, 8 MiB of deterministic pseudo-random bytes, and a small
-//! `hello.txt`), prints ready-to-paste `curl` commands, and removes the
-//! directory again on shutdown. With `DIR` it serves the regular files found
-//! directly in `DIR` when it starts.
+//! (`demo.bin`, 8 MiB of deterministic pseudo-random bytes, a small
+//! `hello.txt` and `demo.webm`, an 8 s test video with a keyframe every
+//! second, from `examples/assets/`), prints ready-to-paste `curl` commands,
+//! and removes the directory again on shutdown. With `DIR` it serves the
+//! regular files found directly in `DIR` when it starts.
 //!
 //! Each file `NAME` is served three ways, so the three kinds of bodies the
 //! layer handles can be compared on the same bytes:
 //!
 //! | URL | body | how the layer answers a range |
 //! |---|---|---|
-//! | `/file/NAME` | a [`FileSource`] opened per request | reads only the requested bytes (positioned reads) |
+//! | `/file/NAME` | a [`FileSource`] from an open-file cache (reopened after 1 s) | reads only the requested bytes (positioned reads; from the page cache on the runtime thread, else on the blocking pool) |
 //! | `/bytes/NAME` | the whole file in memory, loaded once on first use | slices the `Bytes`, no copy |
 //! | `/stream/NAME` | a forward-only stream of 16 KiB chunks with a `Content-Length` | skips up to the range, stops after it |
+//!
+//! `/` is an HTML index of the files with their sizes and links to the
+//! three URLs, and a `<video>` (WebM, MP4) or `<audio>` player on
+//! `/file/NAME` for media files: open it in a browser and seek, and the log
+//! shows the browser's range requests (`scripts/check-browser.sh` does that
+//! with headless Chromium).
 //!
 //! `HEAD` works on all of them (axum answers `HEAD` with the `GET` handler);
 //! every other path is a `404`. Every response carries a strong `ETag`
@@ -46,11 +53,11 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -77,6 +84,10 @@ const STREAM_CHUNK: usize = 16 * 1024;
 /// The size of the generated `demo.bin`.
 const DEMO_LEN: usize = 8 * 1024 * 1024;
 
+/// The demo video, `demo.webm`: 8 s of a test pattern with a timer, VP8 at
+/// 320x240, a keyframe every second (`scripts/make-demo-video.sh` made it).
+const DEMO_VIDEO: &[u8] = include_bytes!("assets/demo.webm");
+
 /// How long open connections get to finish after Ctrl-C.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -95,7 +106,8 @@ struct Args {
     dir: Option<PathBuf>,
     /// `--quiet`: no log line per request (for load tests).
     quiet: bool,
-    /// `--inline-io`: open files and make small reads on the runtime thread.
+    /// `--inline-io`: open files and make small reads, even of cold
+    /// files, on the runtime thread.
     inline_io: bool,
 }
 
@@ -121,14 +133,16 @@ Arguments:
 Options:
   --addr ADDR    the socket address to listen on [default: {DEFAULT_ADDR}]
   -q, --quiet    do not log each request to stderr (for load tests)
-  --inline-io    open files and read ranges of up to 64 KiB on the runtime
-                 threads instead of the blocking pool: much faster for files
-                 in the page cache, but a cold disk read then stalls every
-                 connection on that thread (see FileSource::inline_reads_up_to)
+  --inline-io    also open files and read ranges of up to 64 KiB on the
+                 runtime threads even when they are not in the page cache
+                 (reads of cached bytes run there anyway): a cold disk read
+                 then stalls every connection on that thread
+                 (see FileSource::inline_reads_up_to)
   -h, --help     print this help
 
 Each file NAME is served as /file/NAME (seekable file), /bytes/NAME (in memory)
-and /stream/NAME (forward-only stream); GET and HEAD, every other path is a 404.
+and /stream/NAME (forward-only stream); / is an HTML index of the files, with a
+player for videos and audio. GET and HEAD, every other path is a 404.
 Stop with Ctrl-C."
     )
 }
@@ -295,6 +309,32 @@ struct Entry {
     content_type: &'static str,
     /// The content for `/bytes/`, read on first use and kept.
     loaded: OnceCell<Loaded>,
+    /// The open-file cache of `/file/`: the last handle opened, with the
+    /// metadata of that handle.
+    opened: Mutex<Option<Opened>>,
+}
+
+/// How long `/file/` serves from a cached handle before it opens the file
+/// again (nginx's `open_file_cache_valid`, there 60 s by default).
+const OPEN_FILE_VALID: Duration = Duration::from_secs(1);
+
+/// An open file, as the open-file cache keeps it: the source (cloned per
+/// request, a reference-count bump), its metadata and its validators,
+/// formatted once.
+///
+/// The validators always describe the handle they came with. What the
+/// cache makes stale, for at most [`OPEN_FILE_VALID`]: a file replaced
+/// (renamed over, or deleted) is still served from the old handle, old
+/// bytes under the old validators, which is consistent; a file rewritten in
+/// place may send new bytes under the old validators, as it may without a
+/// cache between the `stat` and the read, but for longer. Serve files that
+/// are replaced, not rewritten, as any static server wants.
+#[derive(Clone)]
+struct Opened {
+    source: RangeSource,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+    at: Instant,
 }
 
 /// A file held in memory, with the metadata of the handle it was read from.
@@ -341,6 +381,7 @@ impl Index {
                 meta,
                 path,
                 loaded: OnceCell::new(),
+                opened: Mutex::new(None),
             };
             files.insert(name, entry);
         }
@@ -362,8 +403,8 @@ struct DemoDir {
 }
 
 impl DemoDir {
-    /// Creates `<temp>/tower-range-demo-<pid>` with `demo.bin` and
-    /// `hello.txt`.
+    /// Creates `<temp>/tower-range-demo-<pid>` with `demo.bin`,
+    /// `hello.txt` and `demo.webm`.
     async fn create() -> io::Result<DemoDir> {
         let path = std::env::temp_dir().join(format!("tower-range-demo-{}", std::process::id()));
         // A leftover of an earlier process with the same id: start afresh.
@@ -374,6 +415,7 @@ impl DemoDir {
         let demo = DemoDir { path };
         tokio::fs::write(demo.path.join("demo.bin"), demo_bytes(DEMO_LEN)).await?;
         tokio::fs::write(demo.path.join("hello.txt"), HELLO).await?;
+        tokio::fs::write(demo.path.join("demo.webm"), DEMO_VIDEO).await?;
         Ok(demo)
     }
 }
@@ -416,11 +458,12 @@ fn demo_bytes(len: usize) -> Vec<u8> {
 
 type SharedIndex = Arc<Index>;
 
-/// The application: three routes and a 404 fallback, all behind one
-/// [`RangeLayer`], plus a request log outside of it (so it sees the final
-/// status).
+/// The application: the index page, three routes per file and a 404
+/// fallback, all behind one [`RangeLayer`], plus a request log outside of
+/// it (so it sees the final status).
 fn router(index: SharedIndex, quiet: bool) -> Router {
     let app = Router::new()
+        .route("/", get(index_page))
         .route("/file/{name}", get(serve_file))
         .route("/bytes/{name}", get(serve_bytes))
         .route("/stream/{name}", get(serve_stream))
@@ -434,56 +477,128 @@ fn router(index: SharedIndex, quiet: bool) -> Router {
     }
 }
 
-/// `/file/NAME`: a [`FileSource`] opened for this request. The body streams
-/// the whole file for a `200`; when a range applies, the layer drops that
-/// body unread and reads only the requested bytes from the source.
-async fn serve_file(State(index): State<SharedIndex>, Path(name): Path<String>) -> Response {
-    let Some(entry) = index.files.get(&name) else {
+/// `/file/NAME`: a [`FileSource`] from the open-file cache (opened again
+/// when older than [`OPEN_FILE_VALID`]). The body streams the whole file for
+/// a `200`; when a range applies, the layer drops that body unread and reads
+/// only the requested bytes from the source: from the page cache on the
+/// runtime thread, or with one hop to the blocking pool when the bytes are
+/// not in memory. So a request for a warm file costs no blocking-pool hop,
+/// and one for a cold file one (two when the cache opens the file again).
+async fn serve_file(State(index): State<SharedIndex>, request: Request) -> Response {
+    let Some((name, entry)) = index.lookup(request.uri().path(), "/file/") else {
         return not_found();
     };
-    let path = entry.path.clone();
-    let open = move || {
-        let file = std::fs::File::open(path)?;
-        let meta = Meta::of(&file.metadata()?);
-        io::Result::Ok((file, meta))
-    };
-    let opened = if index.inline_io {
-        open()
-    } else {
-        tokio::task::spawn_blocking(open)
-            .await
-            .map_err(io::Error::other)
-            .and_then(|result| result)
-    };
-    let (file, meta) = match opened {
+    let opened = match entry.open_cached(index.inline_io).await {
         Ok(opened) => opened,
-        Err(error) => return io_error(&name, error),
+        Err(error) => return io_error(name, error),
     };
-    let mut source = FileSource::from_std_with_len(file, meta.len);
-    if index.inline_io {
-        source = source.inline_reads_up_to(64 * 1024);
+    let mut response = opened.source.into_response().map(Body::new);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(entry.content_type),
+    );
+    headers.insert(header::ETAG, opened.etag);
+    headers.insert(header::LAST_MODIFIED, opened.last_modified);
+    response
+}
+
+impl Entry {
+    /// The cached handle if it is fresh, else the file opened again (off
+    /// the runtime unless `inline_io`) and cached.
+    async fn open_cached(&self, inline_io: bool) -> io::Result<Opened> {
+        if let Ok(cached) = self.opened.lock() {
+            if let Some(opened) = cached.as_ref().filter(|o| o.at.elapsed() < OPEN_FILE_VALID) {
+                return Ok(opened.clone());
+            }
+        }
+        let path = self.path.clone();
+        let open = move || {
+            let file = std::fs::File::open(path)?;
+            let meta = Meta::of(&file.metadata()?);
+            io::Result::Ok((file, meta))
+        };
+        let (file, meta) = if inline_io {
+            open()?
+        } else {
+            tokio::task::spawn_blocking(open)
+                .await
+                .map_err(io::Error::other)??
+        };
+        let mut source = FileSource::from_std_with_len(file, meta.len);
+        if inline_io {
+            source = source.inline_reads_up_to(64 * 1024);
+        }
+        let opened = Opened {
+            source: RangeSource::new(source),
+            etag: meta.etag(),
+            last_modified: meta.last_modified(),
+            at: Instant::now(),
+        };
+        if let Ok(mut cached) = self.opened.lock() {
+            *cached = Some(opened.clone());
+        }
+        Ok(opened)
     }
-    let response = RangeSource::new(source).into_response().map(Body::new);
-    represent(response, &meta, entry.content_type)
+}
+
+impl Index {
+    /// The file named by the rest of `path` after `prefix`, and its name.
+    /// The raw segment is looked up as it is, with no allocation; only one
+    /// with a `%` is percent-decoded first.
+    fn lookup(&self, path: &str, prefix: &str) -> Option<(&str, &Entry)> {
+        let raw = path.strip_prefix(prefix)?;
+        let found = if raw.contains('%') {
+            self.files.get_key_value(percent_decode(raw)?.as_str())
+        } else {
+            self.files.get_key_value(raw)
+        };
+        found.map(|(name, entry)| (name.as_str(), entry))
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or a result that is
+/// not UTF-8 (no file of the index has such a name).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `/bytes/NAME`: the whole file as one `Bytes`, read on first use and kept
-/// for the life of the server. The layer slices it without copying.
-async fn serve_bytes(State(index): State<SharedIndex>, Path(name): Path<String>) -> Response {
-    let Some(entry) = index.files.get(&name) else {
+/// for the life of the server, with its validators formatted once. The
+/// layer slices it without copying.
+async fn serve_bytes(State(index): State<SharedIndex>, request: Request) -> Response {
+    let Some((name, entry)) = index.lookup(request.uri().path(), "/bytes/") else {
         return not_found();
     };
     let loaded = entry.loaded.get_or_try_init(|| load(entry.path.clone()));
     let loaded = match loaded.await {
         Ok(loaded) => loaded,
-        Err(error) => return io_error(&name, error),
+        Err(error) => return io_error(name, error),
     };
-    let response = Response::new(Body::from(loaded.bytes.clone()));
-    let mut response = response;
+    let mut response = Response::new(Body::from(loaded.bytes.clone()));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(entry.content_type),
+    );
+    // Said outright, as the other routes do: a HEAD's empty body would
+    // otherwise leave the layer unsure of the length of an empty file.
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(loaded.bytes.len()),
     );
     headers.insert(header::ETAG, loaded.etag.clone());
     headers.insert(header::LAST_MODIFIED, loaded.last_modified.clone());
@@ -516,8 +631,8 @@ async fn load(path: PathBuf) -> io::Result<Loaded> {
 /// cannot seek and does not know its length; the `Content-Length` header
 /// says it. For a range the layer skips the bytes before it and stops
 /// reading after it (there is no source to seek in).
-async fn serve_stream(State(index): State<SharedIndex>, Path(name): Path<String>) -> Response {
-    let Some(entry) = index.files.get(&name) else {
+async fn serve_stream(State(index): State<SharedIndex>, request: Request) -> Response {
+    let Some((name, entry)) = index.lookup(request.uri().path(), "/stream/") else {
         return not_found();
     };
     let opened = async {
@@ -527,7 +642,7 @@ async fn serve_stream(State(index): State<SharedIndex>, Path(name): Path<String>
     };
     let (file, meta) = match opened.await {
         Ok(opened) => opened,
-        Err(error) => return io_error(&name, error),
+        Err(error) => return io_error(name, error),
     };
     let mut response = Response::new(Body::from_stream(chunks(file, meta.len)));
     response
@@ -584,16 +699,29 @@ fn io_error(name: &str, error: io::Error) -> Response {
     }
 }
 
-/// Logs one line per request: method, path, `Range`, and what was answered.
+/// Logs one line per request: method, path, `Range` and the conditional
+/// headers, and what was answered.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone();
     let version = request.version();
-    let range = request
-        .headers()
-        .get(header::RANGE)
-        .map(|value| format!(" range={}", value.to_str().unwrap_or("<not ASCII>")))
-        .unwrap_or_default();
+    // `Range` and the preconditions that decide how it is answered (a
+    // browser revalidating its cached part of a video sends `If-None-Match`
+    // with its `Range`, and a 304 is the right answer).
+    let mut range = String::new();
+    for name in [
+        header::RANGE,
+        header::IF_RANGE,
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_MODIFIED_SINCE,
+        header::IF_UNMODIFIED_SINCE,
+    ] {
+        if let Some(value) = request.headers().get(&name) {
+            let value = value.to_str().unwrap_or("<not ASCII>");
+            let _ = write!(range, " {name}={value}");
+        }
+    }
     let response = next.run(request).await;
     let status = response.status();
     let detail = response
@@ -607,6 +735,113 @@ async fn log_request(request: Request, next: Next) -> Response {
         status.as_u16()
     );
     response
+}
+
+// ---------------------------------------------------------------------------
+// The index page
+// ---------------------------------------------------------------------------
+
+/// The start of the index page, up to the list of files.
+const INDEX_HEAD: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>tower-range demo server</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 48rem; margin: 1rem auto; padding: 0 1rem; }
+section { border-top: 1px solid #ccc; padding: 0.5rem 0; }
+h2 { font-size: 1.1rem; margin: 0.3rem 0; font-family: ui-monospace, monospace; }
+p { margin: 0.3rem 0; }
+video, audio { display: block; max-width: 100%; margin: 0.5rem 0; }
+</style>
+</head>
+<body>
+<h1>tower-range demo server</h1>
+<p>Every response goes through one <code>RangeLayer</code>. Each file is served as
+<code>/file/</code> (a seekable file source), <code>/bytes/</code> (in memory) and
+<code>/stream/</code> (a forward-only stream); the players use <code>/file/</code>,
+so seeking in them sends range requests (see the server's log).</p>
+"#;
+
+/// `/`: the files with their sizes and links to their three URLs, and a
+/// player for media a browser plays: `<video>` for WebM and MP4, `<audio>`
+/// for audio. Names are percent-encoded in URLs and escaped in text.
+async fn index_page(State(index): State<SharedIndex>) -> Response {
+    let mut html = String::from(INDEX_HEAD);
+    if index.files.is_empty() {
+        html.push_str("<p>No files to serve.</p>\n");
+    }
+    for (name, entry) in &index.files {
+        let path = percent_encode(name);
+        let _ = writeln!(
+            html,
+            "<section>\n<h2>{}</h2>\n<p>{} &middot; {}</p>",
+            escape_html(name),
+            human_size(entry.meta.len),
+            escape_html(entry.content_type)
+        );
+        let links: Vec<String> = ["file", "bytes", "stream"]
+            .iter()
+            .map(|kind| format!("<a href=\"/{kind}/{path}\">/{kind}/</a>"))
+            .collect();
+        let _ = writeln!(html, "<p>{}</p>", links.join(" &middot; "));
+        if let Some(tag) = player(entry.content_type) {
+            let _ = writeln!(
+                html,
+                "<{tag} controls preload=\"metadata\" src=\"/file/{path}\"></{tag}>"
+            );
+        }
+        html.push_str("</section>\n");
+    }
+    html.push_str("</body>\n</html>\n");
+    let mut response = Response::new(Body::from(html));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+}
+
+/// The HTML element that plays a content type in a browser, if any.
+fn player(content_type: &str) -> Option<&'static str> {
+    match content_type {
+        "video/webm" | "video/mp4" => Some("video"),
+        _ if content_type.starts_with("audio/") => Some("audio"),
+        _ => None,
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// A size for people: bytes below 1 KiB, else KiB, MiB or GiB with one
+/// decimal, and the exact byte count.
+fn human_size(len: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if len < 1024 {
+        return format!("{len} bytes");
+    }
+    let mut value = len as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {} ({len} bytes)", UNITS[unit])
 }
 
 // ---------------------------------------------------------------------------
@@ -785,8 +1020,12 @@ fn print_banner(addr: SocketAddr, index: &Index, demo: bool) {
         index.files.len(),
         index.dir.display()
     );
+    let _ = writeln!(
+        out,
+        "index page with players for video and audio: {base}/ (open it in a browser)"
+    );
     if index.files.is_empty() {
-        let _ = writeln!(out, "  (no regular files: every request is a 404)");
+        let _ = writeln!(out, "  (no regular files: every file URL is a 404)");
     }
     for (name, entry) in index.files.iter().take(LIST_LIMIT) {
         let path = percent_encode(name);
@@ -852,4 +1091,124 @@ fn percent_encode(name: &str) -> String {
         }
     }
     encoded
+}
+
+// Run with `cargo test --example serve`.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    /// A directory with a video, an audio file and a binary file, one of
+    /// them with a name that needs escaping in HTML and in a URL.
+    fn media_dir(test: &str) -> PathBuf {
+        let pid = std::process::id();
+        let dir = std::env::temp_dir().join(format!("serve-{test}-{pid}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("<clip> & \"more\".webm"), DEMO_VIDEO).unwrap();
+        std::fs::write(dir.join("song.mp3"), b"not really mp3").unwrap();
+        std::fs::write(dir.join("data.bin"), [0u8; 2048]).unwrap();
+        dir
+    }
+
+    async fn get(app: Router, path: &str, range: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = Request::builder().uri(path);
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        let response = app
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn index_page_lists_files_with_players_and_escaped_names() {
+        let dir = media_dir("index");
+        let app = router(Arc::new(Index::scan(&dir).unwrap()), true);
+        let (status, content_type, html) = get(app, "/", None).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        let video = "%3Cclip%3E%20%26%20%22more%22.webm";
+        assert!(html.contains("<h2>&lt;clip&gt; &amp; &quot;more&quot;.webm</h2>"));
+        assert!(html.contains(&format!(
+            "<video controls preload=\"metadata\" src=\"/file/{video}\"></video>"
+        )));
+        for kind in ["file", "bytes", "stream"] {
+            assert!(html.contains(&format!("<a href=\"/{kind}/{video}\">/{kind}/</a>")));
+            assert!(html.contains(&format!("<a href=\"/{kind}/data.bin\">/{kind}/</a>")));
+        }
+        assert!(html.contains("<audio controls preload=\"metadata\" src=\"/file/song.mp3\">"));
+        assert!(html.contains("2.0 KiB (2048 bytes) &middot; application/octet-stream"));
+        // One player each for the video and the song, none for data.bin,
+        // and no raw name anywhere.
+        assert_eq!(html.matches("<video ").count(), 1);
+        assert_eq!(html.matches("<audio ").count(), 1);
+        assert!(!html.contains("<clip>"));
+    }
+
+    #[tokio::test]
+    async fn index_page_and_video_go_through_the_range_layer() {
+        let dir = media_dir("ranges");
+        let app = router(Arc::new(Index::scan(&dir).unwrap()), true);
+        let (status, _, head) = get(app.clone(), "/", Some("bytes=0-14")).await;
+        assert_eq!(
+            (status, head.as_str()),
+            (StatusCode::PARTIAL_CONTENT, "<!DOCTYPE html>")
+        );
+
+        let response = app
+            .oneshot(
+                Request::builder()
+                    .uri("/file/%3Cclip%3E%20%26%20%22more%22.webm")
+                    .header(header::RANGE, "bytes=100-")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "video/webm");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, DEMO_VIDEO[100..]);
+    }
+
+    #[test]
+    fn demo_video_is_webm() {
+        // The EBML magic number, then the document type.
+        assert_eq!(DEMO_VIDEO[..4], [0x1A, 0x45, 0xDF, 0xA3]);
+        assert!(DEMO_VIDEO[..64].windows(4).any(|window| window == b"webm"));
+        assert!(DEMO_VIDEO.len() < 512 * 1024, "keep the package small");
+    }
+
+    #[test]
+    fn players_sizes_and_escapes() {
+        assert_eq!(player("video/webm"), Some("video"));
+        assert_eq!(player("video/mp4"), Some("video"));
+        assert_eq!(player("video/quicktime"), None);
+        assert_eq!(player("audio/ogg"), Some("audio"));
+        assert_eq!(player("application/octet-stream"), None);
+        assert_eq!(human_size(0), "0 bytes");
+        assert_eq!(human_size(1023), "1023 bytes");
+        assert_eq!(human_size(1536), "1.5 KiB (1536 bytes)");
+        assert_eq!(human_size(8 << 20), "8.0 MiB (8388608 bytes)");
+        assert_eq!(human_size(3 << 40), "3072.0 GiB (3298534883328 bytes)");
+        assert_eq!(escape_html("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+    }
 }
