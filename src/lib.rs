@@ -108,6 +108,13 @@
 //! The words are stable. [`plan::FullReason::as_str`] and
 //! [`header::RangeError::as_str`] give them to code that calls
 //! [`plan`] itself.
+//!
+//! # The client side
+//!
+//! With the `client` feature, [`client::ResumeLayer`] is the other half: a
+//! middleware for HTTP *client* services whose response bodies survive
+//! connection failures, resuming with `Range` and `If-Range` and never
+//! stitching two versions of a resource together.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -122,6 +129,9 @@ mod respond;
 mod service;
 mod trace;
 
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 pub mod encoding;
 pub mod header;
 pub mod plan;
