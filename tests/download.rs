@@ -1,0 +1,804 @@
+//! The download tool (`examples/download.rs`) run as a process, as a user
+//! runs it, against a real loopback server (axum + `RangeLayer`) that logs
+//! every request, can change its content, stall or break a response, and
+//! through the fault-injecting proxy. Every result is checked byte for byte
+//! (SHA-256) and every resume by the request the server saw.
+//!
+//! The binary is `target/<profile>/examples/download`; it is built (a no-op
+//! when fresh) with the feature set of this test before the first run.
+#![cfg(feature = "client")]
+
+#[path = "support/fault_proxy.rs"]
+mod fault_proxy;
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use futures_util::{stream, Stream, StreamExt};
+use http::{header, Method, Response};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::process::Command;
+use tower_range::RangeLayer;
+
+use fault_proxy::{Fault, FaultPlan, FaultProxy};
+
+// ---------------------------------------------------------------------------
+// The tool
+// ---------------------------------------------------------------------------
+
+/// The example binary, built once per test process with this test's
+/// features (so a `cargo test` that already built it finds it fresh).
+fn tool() -> &'static Path {
+    static TOOL: OnceLock<PathBuf> = OnceLock::new();
+    TOOL.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's path");
+        // target/<profile>/deps/download-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test binary lives in target/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("target/<profile>");
+        let mut features = vec!["client"];
+        for (enabled, feature) in [
+            (cfg!(feature = "tokio"), "tokio"),
+            (cfg!(feature = "tracing"), "tracing"),
+            (cfg!(feature = "content-etag"), "content-etag"),
+        ] {
+            if enabled {
+                features.push(feature);
+            }
+        }
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "download",
+                "--no-default-features",
+            ])
+            .arg("--features")
+            .arg(features.join(","))
+            .arg("--manifest-path")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir);
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo build --example download");
+        assert!(status.success(), "building the download example failed");
+        let tool = profile_dir
+            .join("examples")
+            .join(format!("download{}", std::env::consts::EXE_SUFFIX));
+        assert!(tool.is_file(), "no {}", tool.display());
+        tool
+    })
+}
+
+/// What one run of the tool did.
+struct Run {
+    status: ExitStatus,
+    stderr: String,
+}
+
+impl Run {
+    fn assert_success(&self) {
+        assert!(self.status.success(), "{}\n{}", self.status, self.stderr);
+    }
+}
+
+/// Runs the tool to its end (bounded: a hung tool fails the test).
+async fn run_tool(args: &[&str]) -> Run {
+    let child = Command::new(tool())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the download tool");
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the download tool did not finish within 120 s")
+        .expect("wait for the download tool");
+    let run = Run {
+        status: output.status,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    eprintln!(
+        "--- download {}: {}\n{}",
+        args.join(" "),
+        run.status,
+        run.stderr
+    );
+    run
+}
+
+// ---------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tower-range-download-{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `OUTPUT`, `OUTPUT.part`, `OUTPUT.resume`.
+struct Output {
+    path: PathBuf,
+}
+
+impl Output {
+    fn new(dir: &TempDir) -> Output {
+        Output {
+            path: dir.file("out.bin"),
+        }
+    }
+
+    fn arg(&self) -> &str {
+        self.path.to_str().expect("a UTF-8 temp path")
+    }
+
+    fn sibling(&self, suffix: &str) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    }
+
+    fn part(&self) -> PathBuf {
+        self.sibling(".part")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.sibling(".resume")
+    }
+
+    /// The download is complete: `OUTPUT` has exactly `expected`, and
+    /// neither the part file nor the state is left.
+    fn assert_complete(&self, expected: &Bytes) {
+        let got = std::fs::read(&self.path).expect("OUTPUT exists");
+        assert_eq!(got.len(), expected.len(), "length of OUTPUT");
+        assert_eq!(sha256(&got), sha256(expected), "SHA-256 of OUTPUT");
+        assert!(!self.part().exists(), "OUTPUT.part left behind");
+        assert!(!self.state().exists(), "OUTPUT.resume left behind");
+    }
+
+    /// A partial download as a previous run leaves it: the first `done`
+    /// bytes of `content` in the part file, and a one-segment state.
+    fn write_partial(&self, url: &str, validator_line: &str, content: &Bytes, done: usize) {
+        std::fs::write(self.part(), &content[..done]).expect("write OUTPUT.part");
+        let state = format!(
+            "# tower-range download state 1\nurl {url}\n{validator_line}\nlength {}\nsegment 0 {} {done}\n",
+            content.len(),
+            content.len()
+        );
+        std::fs::write(self.state(), state).expect("write OUTPUT.resume");
+    }
+
+    /// The bytes of the resource the state counts as written, summed over
+    /// its segments (0 before the state exists).
+    fn state_done(&self) -> u64 {
+        let Ok(text) = std::fs::read_to_string(self.state()) else {
+            return 0;
+        };
+        text.lines()
+            .filter_map(|line| line.strip_prefix("segment "))
+            .filter_map(|fields| fields.split(' ').nth(2)?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// `length` deterministic pseudo-random bytes (xorshift64*), different per
+/// `seed`.
+fn content(length: usize, seed: u64) -> Bytes {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut bytes = Vec::with_capacity(length + 8);
+    while bytes.len() < length {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        bytes.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    bytes.truncate(length);
+    Bytes::from(bytes)
+}
+
+// ---------------------------------------------------------------------------
+// The origin server
+// ---------------------------------------------------------------------------
+
+/// One version of the resource.
+#[derive(Clone)]
+struct Version {
+    content: Bytes,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl Version {
+    fn tagged(content: Bytes, etag: &str) -> Version {
+        Version {
+            content,
+            etag: Some(etag.to_owned()),
+            last_modified: None,
+        }
+    }
+}
+
+/// A request as the server saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Logged {
+    method: Method,
+    range: Option<String>,
+    if_range: Option<String>,
+}
+
+/// What the origin does to requests without `Range` (first requests).
+#[derive(Clone, Default)]
+enum Mischief {
+    #[default]
+    None,
+    /// Send this many bytes, then nothing more, keeping the connection open.
+    Stall(usize),
+    /// Send this many bytes, switch to the new version, then break the
+    /// connection (once).
+    BreakAndChange(usize, Version),
+}
+
+struct Origin {
+    current: Mutex<Version>,
+    mischief: Mutex<Mischief>,
+    log: Mutex<Vec<Logged>>,
+}
+
+impl Origin {
+    fn set(&self, version: Version) {
+        *self.current.lock().unwrap() = version;
+    }
+
+    fn set_mischief(&self, mischief: Mischief) {
+        *self.mischief.lock().unwrap() = mischief;
+    }
+
+    fn log(&self) -> Vec<Logged> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn gets(&self) -> Vec<Logged> {
+        self.log()
+            .into_iter()
+            .filter(|logged| logged.method == Method::GET)
+            .collect()
+    }
+}
+
+/// A running origin: `/data` through `RangeLayer`, `/no-ranges` without it
+/// (a server that knows nothing of ranges), and `/chunked`, without it and
+/// without a `Content-Length`.
+struct Server {
+    origin: Arc<Origin>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    async fn start(version: Version) -> Server {
+        let origin = Arc::new(Origin {
+            current: Mutex::new(version),
+            mischief: Mutex::new(Mischief::None),
+            log: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/data", get(serve_version).layer(RangeLayer::new()))
+            .route("/no-ranges", get(serve_version))
+            .route("/chunked", get(serve_version))
+            .with_state(origin.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server { origin, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+fn chunks(bytes: Bytes) -> impl Stream<Item = Result<Bytes, io::Error>> + Send {
+    const CHUNK: usize = 16 * 1024;
+    let length = bytes.len();
+    stream::iter(
+        (0..length)
+            .step_by(CHUNK)
+            .map(move |start| Ok(bytes.slice(start..(start + CHUNK).min(length)))),
+    )
+}
+
+async fn serve_version(State(origin): State<Arc<Origin>>, request: Request) -> Response<Body> {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value: &http::HeaderValue| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let range = header(header::RANGE);
+    origin.log.lock().unwrap().push(Logged {
+        method: request.method().clone(),
+        range: range.clone(),
+        if_range: header(header::IF_RANGE),
+    });
+    let version = origin.current.lock().unwrap().clone();
+    let length = version.content.len();
+    let mischief = if range.is_none() && request.method() == Method::GET {
+        std::mem::take(&mut *origin.mischief.lock().unwrap())
+    } else {
+        Mischief::None
+    };
+    let body = match mischief {
+        Mischief::None => Body::from(version.content.clone()),
+        Mischief::Stall(after) => {
+            // Stays stalled for the next first request too.
+            origin.set_mischief(Mischief::Stall(after));
+            Body::from_stream(chunks(version.content.slice(..after)).chain(stream::pending()))
+        }
+        Mischief::BreakAndChange(after, next) => {
+            let origin = origin.clone();
+            let broken = stream::once(async move {
+                origin.set(next);
+                Err(io::Error::other("connection broken on purpose"))
+            });
+            Body::from_stream(chunks(version.content.slice(..after)).chain(broken))
+        }
+    };
+    let mut response = Response::builder().header(header::CONTENT_TYPE, "application/octet-stream");
+    if request.uri().path() == "/chunked" {
+        let body = Body::from_stream(chunks(version.content.clone()));
+        return response.body(body).unwrap();
+    }
+    response = response.header(header::CONTENT_LENGTH, length);
+    if let Some(etag) = &version.etag {
+        response = response.header(header::ETAG, etag);
+    }
+    if let Some(date) = &version.last_modified {
+        response = response.header(header::LAST_MODIFIED, date);
+    }
+    response.body(body).unwrap()
+}
+
+/// Starts the tool (without waiting for it) and returns once its state
+/// file counts some bytes: bounded, 60 s in 50 ms steps.
+async fn start_until_the_state_counts_bytes(url: &str, output: &Output) -> tokio::process::Child {
+    let mut child = Command::new(tool())
+        .args([url, output.arg(), "--no-progress"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the download tool");
+    let mut polls = 0;
+    while output.state_done() == 0 {
+        polls += 1;
+        assert!(polls < 1200, "the state file never counted a byte");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the tool ended before it was stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child
+}
+
+/// The range request of a resume: `bytes=K-`.
+fn open_range(from: u64) -> Option<String> {
+    Some(format!("bytes={from}-"))
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_download_is_byte_exact() {
+    let expected = content(3 * 1024 * 1024 + 17, 1);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("complete");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[&server.url("/data"), output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(run.stderr.contains("saved"), "{}", run.stderr);
+    let gets = server.origin.gets();
+    assert_eq!(
+        gets,
+        [Logged {
+            method: Method::GET,
+            range: None,
+            if_range: None
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_file_resumes_with_range_and_if_range() {
+    let expected = content(2 * 1024 * 1024 + 5, 2);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("partial");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    let done = 1_234_567;
+    output.write_partial(&url, "etag \"v1\"", &expected, done);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(run.stderr.contains("resuming at"), "{}", run.stderr);
+    assert_eq!(
+        server.origin.gets(),
+        [Logged {
+            method: Method::GET,
+            range: open_range(done as u64),
+            if_range: Some("\"v1\"".into()),
+        }],
+        "one request, for the rest only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_file_resumes_with_last_modified_when_there_is_no_etag() {
+    let expected = content(1024 * 1024, 3);
+    let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    let version = Version {
+        content: expected.clone(),
+        etag: None,
+        last_modified: Some(date.into()),
+    };
+    let server = Server::start(version).await;
+    let dir = TempDir::new("last-modified");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    output.write_partial(&url, &format!("last-modified {date}"), &expected, 1000);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert_eq!(
+        server.origin.gets(),
+        [Logged {
+            method: Method::GET,
+            range: open_range(1000),
+            if_range: Some(date.into()),
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_resumes_where_its_state_says() {
+    let expected = content(3 * 1024 * 1024, 4);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    // The first run gets 1.5 MiB, then the response stalls.
+    let stall_at = 3 * 512 * 1024;
+    server.origin.set_mischief(Mischief::Stall(stall_at));
+    let dir = TempDir::new("killed");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+
+    let mut first = start_until_the_state_counts_bytes(&url, &output).await;
+    first.kill().await.expect("kill the tool"); // SIGKILL: no last words
+    let done = output.state_done();
+    assert!(
+        0 < done && done <= stall_at as u64,
+        "the state counts {done} bytes; the server sent {stall_at}"
+    );
+    let part = std::fs::read(output.part()).unwrap();
+    assert_eq!(
+        sha256(&part[..done as usize]),
+        sha256(&expected[..done as usize]),
+        "the bytes the state counts are in the part file"
+    );
+    assert!(!output.path.exists(), "OUTPUT appears only when complete");
+
+    server.origin.set_mischief(Mischief::None);
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[0].range, None);
+    assert_eq!(
+        gets[1],
+        Logged {
+            method: Method::GET,
+            range: open_range(done),
+            if_range: Some("\"v1\"".into()),
+        },
+        "the second run asked for the rest, from where the state said"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_keeps_its_state_and_resumes() {
+    let expected = content(3 * 1024 * 1024, 13);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let stall_at = 1024 * 1024;
+    server.origin.set_mischief(Mischief::Stall(stall_at));
+    let dir = TempDir::new("interrupted");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+
+    let mut first = start_until_the_state_counts_bytes(&url, &output).await;
+    let pid = first.id().expect("the tool is running").to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill -INT");
+    assert!(signal.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), first.wait())
+        .await
+        .expect("the tool did not stop within 60 s of Ctrl-C")
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    // On Ctrl-C the state is written once more: every byte that reached
+    // the part file by then (the whole stalled prefix) is counted.
+    let done = output.state_done();
+    assert!(0 < done && done <= stall_at as u64, "{done}");
+    assert!(output.part().exists());
+
+    server.origin.set_mischief(Mischief::None);
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[1].range, open_range(done));
+    assert_eq!(gets[1].if_range.as_deref(), Some("\"v1\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_resource_between_runs_starts_over_with_the_new_content() {
+    let old = content(2 * 1024 * 1024, 5);
+    let new = content(2 * 1024 * 1024 + 999, 6);
+    let server = Server::start(Version::tagged(new.clone(), "\"v2\"")).await;
+    let dir = TempDir::new("changed");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    let done = 1_000_000;
+    output.write_partial(&url, "etag \"v1\"", &old, done);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&new);
+    assert!(
+        run.stderr.contains("changed on the server"),
+        "the tool says why it starts over:\n{}",
+        run.stderr
+    );
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[0].range, open_range(done as u64));
+    assert_eq!(gets[0].if_range.as_deref(), Some("\"v1\""));
+    assert_eq!(gets[1].range, None, "then the whole new version");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_without_validator_is_never_resumed() {
+    let expected = content(1024 * 1024, 7);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("no-validator");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    // Wrong bytes in the part file: stitched onto them, the result would differ.
+    output.write_partial(&url, "no-validator", &content(1024 * 1024, 8), 500_000);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(run.stderr.contains("no validator"), "{}", run.stderr);
+    assert_eq!(server.origin.gets()[0].range, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_connections_through_a_faulty_proxy_are_byte_exact() {
+    let expected = content(8 * 1024 * 1024 + 3, 9);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let plan = FaultPlan::cut_between(11, 64 * 1024, 1024 * 1024)
+        .faults(&[Fault::Close, Fault::Reset])
+        .max_faults(12);
+    let proxy = FaultProxy::start(server.addr, plan).await;
+    let dir = TempDir::new("connections");
+    let output = Output::new(&dir);
+    let url = format!("http://{}/data", proxy.addr());
+
+    // At most 12 faults in all: 20 resumes per body can never run out.
+    let run = run_tool(&[
+        &url,
+        output.arg(),
+        "--no-progress",
+        "--connections",
+        "4",
+        "--max-attempts",
+        "20",
+    ])
+    .await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    let report = proxy.report();
+    eprintln!("{report:?}");
+    assert!(
+        report.faults() >= 4,
+        "the proxy broke connections: {report:?}"
+    );
+    let gets = server.origin.gets();
+    assert!(
+        gets.iter()
+            .all(|get| get.range.is_some() && get.if_range.as_deref() == Some("\"v1\"")),
+        "every GET is a range with If-Range: {gets:?}"
+    );
+    // The four segments' first requests, then the resumes.
+    let length = expected.len() as u64;
+    for (index, start) in (0..4).map(|i| (i, length * i / 4)) {
+        let end = length * (index + 1) / 4;
+        let wanted = if index == 3 {
+            format!("bytes={start}-")
+        } else {
+            format!("bytes={start}-{}", end - 1)
+        };
+        assert!(
+            gets.iter()
+                .any(|get| get.range.as_deref() == Some(wanted.as_str())),
+            "no request for segment {index} ({wanted}): {gets:?}"
+        );
+    }
+    assert!(
+        gets.len() > 4,
+        "broken connections were resumed: {} GETs",
+        gets.len()
+    );
+    assert!(!run.stderr.contains(" 0 resume(s)"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_the_run_stops_and_leaves_no_mixed_content() {
+    let old = content(2 * 1024 * 1024, 10);
+    let new = content(2 * 1024 * 1024, 11);
+    let server = Server::start(Version::tagged(old, "\"v1\"")).await;
+    server.origin.set_mischief(Mischief::BreakAndChange(
+        512 * 1024,
+        Version::tagged(new, "\"v2\""),
+    ));
+    let dir = TempDir::new("changed-midway");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[&server.url("/data"), output.arg(), "--no-progress"]).await;
+
+    assert_eq!(run.status.code(), Some(3), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("changed on the server"),
+        "{}",
+        run.stderr
+    );
+    assert!(!output.path.exists(), "no OUTPUT");
+    assert!(!output.part().exists(), "no OUTPUT.part with old bytes");
+    assert!(!output.state().exists(), "no OUTPUT.resume");
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[1].if_range.as_deref(), Some("\"v1\""), "{gets:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ranges_connections_fall_back_to_one() {
+    let expected = content(2 * 1024 * 1024, 12);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("no-ranges");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[
+        &server.url("/no-ranges"),
+        output.arg(),
+        "--no-progress",
+        "--connections",
+        "4",
+    ])
+    .await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(
+        run.stderr.contains("using one connection"),
+        "{}",
+        run.stderr
+    );
+    let log = server.origin.log();
+    assert_eq!(log.len(), 2, "HEAD, then one GET: {log:?}");
+    assert_eq!(log[0].method, Method::HEAD);
+    assert_eq!(log[1].range, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_command_lines_fail_with_usage() {
+    let https = run_tool(&["https://127.0.0.1:1/x", "out"]).await;
+    assert_eq!(https.status.code(), Some(2));
+    assert!(
+        https.stderr.contains("https is out of scope"),
+        "{}",
+        https.stderr
+    );
+
+    let missing = run_tool(&["http://127.0.0.1:1/x"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        missing.stderr.contains("Usage: download"),
+        "{}",
+        missing.stderr
+    );
+
+    let zero = run_tool(&["http://127.0.0.1:1/x", "out", "--connections", "0"]).await;
+    assert_eq!(zero.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_length_is_downloaded_to_its_end() {
+    let expected = content(1024 * 1024 + 1, 14);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("chunked");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[&server.url("/chunked"), output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+}
