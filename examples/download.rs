@@ -18,12 +18,12 @@
 //! `ETag`, else `Last-Modified`), the total length and, per segment, its
 //! byte range and how many of its bytes are in `OUTPUT.part`. `OUTPUT`
 //! itself only ever appears complete: when the last byte is written,
-//! `OUTPUT.part` is renamed to `OUTPUT` (replacing an existing file) and
-//! `OUTPUT.resume` removed.
+//! `OUTPUT.resume` is removed and `OUTPUT.part` renamed to `OUTPUT`
+//! (replacing an existing file).
 //!
 //! The state is written every half second, after the bytes it counts have
-//! been synced to disk, by writing a temporary file and renaming it over
-//! the old one, so whenever the process stops (Ctrl-C, a kill, a crash, a
+//! been synced to disk, by writing a temporary file, syncing it and
+//! renaming it over the old one, so whenever the process stops (Ctrl-C, a kill, a crash, a
 //! lost connection that ran out of attempts) the state never claims bytes
 //! that are not in `OUTPUT.part`.
 //!
@@ -33,16 +33,28 @@
 //! each unfinished segment with `Range: bytes=K-` (or `K-END`) and
 //! `If-Range: <validator>`:
 //!
-//! - `206 Partial Content`: the resource is unchanged; it continues.
-//! - `200 OK` with another validator (or `416`): the resource changed on
-//!   the server. The tool says so, discards the partial file and starts
-//!   over: old and new bytes are never stitched together.
-//! - `200 OK` with the same validator: the server ignores ranges; the tool
-//!   starts over on one connection.
+//! - `206 Partial Content` with the stored validator (when it carries one
+//!   of that kind) and a `Content-Range` that is exactly the range asked
+//!   for, of the stored length: the resource is unchanged; it continues.
+//! - `206` with another `ETag` or `Last-Modified`, or another complete
+//!   length, `200 OK` with another validator, or `416`: the resource
+//!   changed on the server (or the server ignored `If-Range`). The tool
+//!   says so, discards the partial file and starts over: old and new bytes
+//!   are never stitched together.
+//! - `200 OK` with the same validator, or a `206` for another range than
+//!   asked: the server ignores ranges (or gets them wrong); the tool starts
+//!   over on one connection. Nothing of such a response is written.
+//! - For a download of unknown length whose run stopped after the last
+//!   byte, `416` with `Content-Range: bytes */N`, `N` the bytes held, and
+//!   no other validator: the download is complete.
 //!
 //! A state without a validator (the server sent neither a strong `ETag` nor
-//! `Last-Modified`), for another URL, unreadable, or an `OUTPUT.part` shorter
-//! than the state says, is never resumed: the tool says why and starts over.
+//! `Last-Modified`), for another URL, unreadable or inconsistent, or with
+//! `OUTPUT.part` missing or shorter than the bytes the state counts (a
+//! truncated file; the part file is preallocated to the full length, so
+//! this cannot tell whether counted bytes are really there: the state is
+//! only written after they were synced), is never resumed: the tool says
+//! why and starts over.
 //!
 //! # Parallel segments
 //!
@@ -63,22 +75,25 @@
 //!
 //! # Exit status
 //!
-//! `0` done; `1` failed (the partial download is kept: run again to
-//! resume); `2` bad command line; `3` the resource changed during the run
-//! (partial download discarded); `130` interrupted by Ctrl-C or `SIGTERM`
-//! (kept).
+//! `0` done; `1` failed (the partial download is kept when there is one:
+//! run again to resume); `2` bad command line; `3` the resource changed
+//! during the run, or on every one of [`MAX_STARTS`] starts (partial
+//! download discarded); `130` interrupted by Ctrl-C or `SIGTERM` (kept).
 //!
-//! The tool verifies nothing itself: the layer checks each `Content-Range`
-//! against what was asked, and `If-Range` keeps versions apart.
+//! The layer checks the `Content-Range` of each resumed body; the tool
+//! checks the first response of each segment itself (its range, complete
+//! length and validator), since the layer passes a `206` that is not the
+//! range asked for through as not resumable.
 //! `tests/download.rs` checks the results byte for byte (SHA-256).
 
 use std::error::Error as StdError;
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::io::{self, IsTerminal as _, Seek as _, SeekFrom, Write as _};
+use std::fs::File;
+use std::io::{self, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -119,6 +134,12 @@ const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 30;
 const WRITE_QUEUE: usize = 16;
 /// How often the state file is rewritten.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// Hidden, for tests: the checkpoint interval in milliseconds instead of
+/// [`CHECKPOINT_EVERY`].
+const CHECKPOINT_ENV: &str = "TOWER_RANGE_DOWNLOAD_CHECKPOINT_MS";
+/// How long an interrupted run waits for its writer threads to finish the
+/// chunks they hold before the last checkpoint.
+const WRITERS_DRAIN: Duration = Duration::from_secs(5);
 /// How often a plain progress line is printed (no terminal, `--no-progress`).
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// How many times one run starts over because the resource changed before
@@ -173,7 +194,8 @@ Options:
   -h, --help           print this help
 
 Exit status: 0 done, 1 failed (run again to resume), 2 bad command line,
-3 the resource changed during the run (partial download discarded),
+3 the resource changed during the run, or on every start (partial
+download discarded),
 130 interrupted (run again to resume)."
     )
 }
@@ -306,12 +328,62 @@ impl Validator {
         }
     }
 
+    /// The validator of the same kind a response carries, when it differs
+    /// from this one: the response is of another version. A response
+    /// without one of that kind contradicts nothing.
+    fn contradicted_by(&self, headers: &HeaderMap) -> Option<Validator> {
+        let (name, wrap): (_, fn(String) -> Validator) = match self {
+            Validator::ETag(_) => (header::ETAG, Validator::ETag),
+            Validator::LastModified(_) => (header::LAST_MODIFIED, Validator::LastModified),
+        };
+        let theirs = headers.get(name)?;
+        let theirs = String::from_utf8_lossy(theirs.as_bytes()).trim().to_owned();
+        (theirs != self.value()).then(|| wrap(theirs))
+    }
+
     fn describe(validator: Option<&Validator>) -> String {
         match validator {
             Some(Validator::ETag(tag)) => format!("ETag {tag}"),
             Some(Validator::LastModified(date)) => format!("Last-Modified {date}"),
             None => "no validator".to_owned(),
         }
+    }
+}
+
+/// A `Content-Range: bytes FIRST-LAST/TOTAL` (`TOTAL` may be `*`) or
+/// `bytes */TOTAL` (a `416`), `None` when missing or malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ContentRange {
+    /// First and last byte, inclusive; `None` in `bytes */TOTAL`.
+    range: Option<(u64, u64)>,
+    /// The complete length; `None` for `*`.
+    total: Option<u64>,
+}
+
+impl ContentRange {
+    fn of(headers: &HeaderMap) -> Option<ContentRange> {
+        let text = headers.get(header::CONTENT_RANGE)?.to_str().ok()?.trim();
+        let rest = text.strip_prefix("bytes ")?.trim_start();
+        let (range, total) = rest.split_once('/')?;
+        let total = match total.trim() {
+            "*" => None,
+            total => Some(total.parse().ok()?),
+        };
+        let range = match range.trim() {
+            "*" => None,
+            range => {
+                let (first, last) = range.split_once('-')?;
+                let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+                if first > last || total.is_some_and(|total| last >= total) {
+                    return None;
+                }
+                Some((first, last))
+            }
+        };
+        if range.is_none() && total.is_none() {
+            return None;
+        }
+        Some(ContentRange { range, total })
     }
 }
 
@@ -443,6 +515,10 @@ impl State {
             if segment.start != expected_start {
                 return Err("segments do not tile the resource".into());
             }
+            // `next()` adds these: a corrupt count must not overflow.
+            if segment.start.checked_add(segment.done).is_none() {
+                return Err("a segment counts more bytes than there can be".into());
+            }
             match (segment.end, self.length) {
                 (Some(end), Some(_)) if end > segment.start && segment.next() <= end => {
                     expected_start = end
@@ -496,6 +572,12 @@ impl Paths {
 /// The state shared by the segment tasks and the checkpoints.
 struct Shared {
     state: Mutex<State>,
+    /// `OUTPUT.part`, opened once per start: a writer still busy after a
+    /// start over writes to the discarded (unlinked) file, never to the
+    /// part file of the next start.
+    part: File,
+    /// Writer threads that have not finished yet.
+    writers: AtomicUsize,
     /// Bumped on every change, so an unchanged state is not rewritten.
     version: AtomicU64,
     written_version: AtomicU64,
@@ -504,9 +586,11 @@ struct Shared {
 }
 
 impl Shared {
-    fn new(state: State) -> Arc<Shared> {
+    fn new(state: State, part: File) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(state),
+            part,
+            writers: AtomicUsize::new(0),
             version: AtomicU64::new(1),
             written_version: AtomicU64::new(0),
             writing: Mutex::new(()),
@@ -540,14 +624,64 @@ impl Shared {
             return Ok(());
         }
         let state = self.snapshot();
-        if let Ok(part) = std::fs::OpenOptions::new().write(true).open(&paths.part) {
-            part.sync_data()?;
-        }
-        std::fs::write(&paths.state_tmp, state.render())?;
+        self.part.sync_data()?;
+        let mut temporary = File::create(&paths.state_tmp)?;
+        temporary.write_all(state.render().as_bytes())?;
+        temporary.sync_all()?;
+        drop(temporary);
         std::fs::rename(&paths.state_tmp, &paths.state)?;
+        sync_directory_of(&paths.state);
         self.written_version.store(version, Ordering::Relaxed);
         Ok(())
     }
+
+    /// Waits (up to `limit`) for the writer threads to finish the chunks
+    /// they were given.
+    async fn writers_done(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.writers.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Best effort: makes a rename in the directory of `path` durable.
+fn sync_directory_of(path: &Path) {
+    #[cfg(unix)]
+    {
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if let Ok(directory) = File::open(directory) {
+            let _ = directory.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Writes all of `data` at `offset` of `file`, without moving a shared
+/// file position (several writer threads use the same handle).
+#[cfg(unix)]
+fn write_all_at(file: &File, data: &[u8], offset: u64) -> io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, data, offset)
+}
+
+/// Writes all of `data` at `offset` of `file`, without moving a shared
+/// file position (several writer threads use the same handle).
+#[cfg(windows)]
+fn write_all_at(file: &File, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    while !data.is_empty() {
+        match std::os::windows::fs::FileExt::seek_write(file, data, offset)? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            written => {
+                data = &data[written..];
+                offset += written as u64;
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -562,6 +696,8 @@ struct Reporter {
     bar: ProgressBar,
     plain: bool,
     resumes: Arc<AtomicU64>,
+    /// Requests sent again because no response came (not resumes).
+    requests_again: Arc<AtomicU64>,
     /// Bytes fetched in this run (not counting those of earlier runs).
     fetched: Arc<AtomicU64>,
 }
@@ -578,6 +714,7 @@ impl Reporter {
             bar,
             plain,
             resumes: Arc::new(AtomicU64::new(0)),
+            requests_again: Arc::new(AtomicU64::new(0)),
             fetched: Arc::new(AtomicU64::new(0)),
         };
         reporter.set_length(None);
@@ -640,10 +777,9 @@ impl Reporter {
         ));
     }
 
-    /// A request that got no response is sent again: one more resume.
+    /// A request that got no response is sent again (not a resume).
     fn request_retried(&self, attempt: u32, delay: Duration, why: &str) {
-        self.resumes.fetch_add(1, Ordering::Relaxed);
-        self.update_message();
+        self.requests_again.fetch_add(1, Ordering::Relaxed);
         self.say(format!(
             "request failed ({why}); try {attempt} in {delay:?}"
         ));
@@ -651,6 +787,16 @@ impl Reporter {
 
     fn resumes(&self) -> u64 {
         self.resumes.load(Ordering::Relaxed)
+    }
+
+    /// `N resume(s)`, and `, M request(s) sent again` when there were any.
+    fn summary(&self) -> String {
+        let again = self.requests_again.load(Ordering::Relaxed);
+        let mut text = format!("{} resume(s)", self.resumes());
+        if again > 0 {
+            write!(text, ", {again} request(s) sent again").expect("String");
+        }
+        text
     }
 
     fn update_message(&self) {
@@ -787,12 +933,18 @@ impl Download {
     /// partial download turns out to belong to another version.
     async fn run(&self) -> Result<u64, Failure> {
         let mut one_connection = false;
+        let (mut changes, mut last) = (0, String::new());
         for _ in 0..MAX_STARTS {
             match self.start(one_connection).await {
-                Err(Failure::StartOver(why)) => self.reporter.say(why),
+                Err(Failure::StartOver(why)) => {
+                    self.reporter.say(&why);
+                    changes += 1;
+                    last = why;
+                }
                 Err(Failure::NoRanges(why)) => {
-                    self.reporter.say(why);
+                    self.reporter.say(&why);
                     one_connection = true;
+                    last = why;
                 }
                 done_or_failed => return done_or_failed,
             }
@@ -800,10 +952,16 @@ impl Download {
                 .discard()
                 .map_err(with_context("cannot remove the partial download"))?;
         }
-        Err(Failure::Failed(format!(
-            "{} changed on the server {MAX_STARTS} times in a row; giving up",
-            self.url
-        )))
+        Err(if changes == MAX_STARTS {
+            Failure::Changed(format!(
+                "{} changed on the server on each of {MAX_STARTS} starts; giving up (last: {last})",
+                self.url
+            ))
+        } else {
+            Failure::Failed(format!(
+                "started over {MAX_STARTS} times without finishing; giving up (last: {last})"
+            ))
+        })
     }
 
     /// One start: resume what the state file describes, or begin anew.
@@ -818,7 +976,11 @@ impl Download {
                 Validator::describe(state.validator.as_ref()),
                 state.segments.len(),
             ));
-            return self.fetch(Shared::new(state), None).await;
+            let part = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.paths.part)
+                .map_err(with_context(self.paths.part.display()))?;
+            return self.fetch(Shared::new(state, part), None).await;
         }
         self.paths
             .discard()
@@ -829,7 +991,7 @@ impl Download {
                     .map_err(with_context(self.paths.part.display()))?;
                 part.set_len(state.length.unwrap_or(0))
                     .map_err(with_context(self.paths.part.display()))?;
-                return self.fetch(Shared::new(state), None).await;
+                return self.fetch(Shared::new(state, part), None).await;
             }
         }
         self.fetch_whole().await
@@ -983,7 +1145,7 @@ impl Download {
             .map_err(with_context(self.paths.part.display()))?;
         part.set_len(length.unwrap_or(0))
             .map_err(with_context(self.paths.part.display()))?;
-        self.fetch(Shared::new(state), Some(response)).await
+        self.fetch(Shared::new(state, part), Some(response)).await
     }
 
     /// Fetches every unfinished segment at once, checkpointing the state
@@ -1010,6 +1172,7 @@ impl Download {
                 sender: self.sender.clone(),
                 part: self.paths.part.clone(),
                 shared: shared.clone(),
+                length: state.length,
                 reporter: self.reporter.clone(),
                 validator: state.validator.clone(),
                 url: self.url.to_string(),
@@ -1017,7 +1180,12 @@ impl Download {
             segments.spawn(task.run(response));
         }
 
-        let mut ticks = tokio::time::interval(CHECKPOINT_EVERY);
+        let every = std::env::var(CHECKPOINT_ENV)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .filter(|&millis| millis > 0)
+            .map_or(CHECKPOINT_EVERY, Duration::from_millis);
+        let mut ticks = tokio::time::interval(every);
         let mut last_plain_line = Instant::now();
         let outcome = loop {
             tokio::select! {
@@ -1044,6 +1212,7 @@ impl Download {
         match outcome {
             Ok(()) => self.finish(&shared),
             Err(failure @ (Failure::Failed(_) | Failure::Interrupted)) => {
+                shared.writers_done(WRITERS_DRAIN).await;
                 self.checkpoint(&shared).await?;
                 Err(failure)
             }
@@ -1052,31 +1221,33 @@ impl Download {
         }
     }
 
-    /// The part file is complete: it becomes `OUTPUT`, the state goes.
+    /// The part file is complete: the state goes, then it becomes `OUTPUT`
+    /// (a crash in between leaves a part file without a state: the next
+    /// run starts over, as it would with a state but no part file).
     fn finish(&self, shared: &Shared) -> Result<u64, Failure> {
         let state = shared.snapshot();
         let written = state.done();
-        let part = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&self.paths.part)
-            .map_err(with_context(self.paths.part.display()))?;
+        let part = &shared.part;
         // Cut anything past the end: an unknown length is what was written;
         // a part file from an older run may be longer.
         part.set_len(state.length.unwrap_or(written))
             .map_err(with_context(self.paths.part.display()))?;
         part.sync_all()
             .map_err(with_context(self.paths.part.display()))?;
+        for path in [&self.paths.state, &self.paths.state_tmp] {
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => {
+                    return Err(with_context(path.display())(error))
+                }
+                _ => {}
+            }
+        }
         std::fs::rename(&self.paths.part, &self.paths.output).map_err(with_context(format!(
             "cannot rename {} to {}",
             self.paths.part.display(),
             self.paths.output.display()
         )))?;
-        match std::fs::remove_file(&self.paths.state) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => {
-                return Err(with_context(self.paths.state.display())(error))
-            }
-            _ => {}
-        }
+        sync_directory_of(&self.paths.output);
         Ok(written)
     }
 
@@ -1092,14 +1263,17 @@ impl Download {
             )))
     }
 
-    /// The checkpoint on Ctrl-C, after the download future was dropped.
-    fn checkpoint_now(&self) {
+    /// The checkpoint on Ctrl-C, after the download future was dropped:
+    /// once the writers have written what they hold, so that every byte
+    /// in the part file by then is counted.
+    async fn checkpoint_now(&self) {
         let current = self
             .current
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
         if let Some(shared) = current {
+            shared.writers_done(WRITERS_DRAIN).await;
             if let Err(error) = shared.checkpoint(&self.paths) {
                 self.reporter.say(format!(
                     "cannot write {}: {error}",
@@ -1209,8 +1383,11 @@ struct SegmentTask {
     index: usize,
     ask: Ask,
     sender: Sender,
+    /// For messages; the writes go to `shared.part`.
     part: PathBuf,
     shared: Arc<Shared>,
+    /// The complete length, when known.
+    length: Option<u64>,
     reporter: Reporter,
     validator: Option<Validator>,
     url: String,
@@ -1224,8 +1401,9 @@ impl SegmentTask {
             Some(response) => return self.write(response.into_body()).await,
             None => self.sender.send(&self.ask).await?,
         };
+        let segment = self.shared.snapshot().segments[self.index].clone();
         match response.status() {
-            StatusCode::PARTIAL_CONTENT => {}
+            StatusCode::PARTIAL_CONTENT => self.check_partial(response.headers(), &segment)?,
             StatusCode::OK => {
                 let theirs = Validator::of(response.headers());
                 return Err(if theirs.is_some() && theirs == self.validator {
@@ -1245,14 +1423,88 @@ impl SegmentTask {
                 });
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
+                // A run of unknown length that stopped after its last byte
+                // asks for `bytes=N-` of an `N`-byte resource.
+                let held = segment.next();
+                let unchanged = self
+                    .validator
+                    .as_ref()
+                    .is_some_and(|ours| ours.contradicted_by(response.headers()).is_none());
+                let total = ContentRange::of(response.headers()).and_then(|range| range.total);
+                if segment.end.is_none() && unchanged && total == Some(held) {
+                    let mut state = self.shared.lock();
+                    state.length = Some(held);
+                    state.segments[self.index].end = Some(held);
+                    return Ok(());
+                }
                 return Err(Failure::StartOver(format!(
                     "{} is now shorter than the partial download, so it changed; starting over",
                     self.url
-                )))
+                )));
             }
             status => return Err(Failure::Failed(format!("{} answered {status}", self.url))),
         }
         self.write(response.into_body()).await
+    }
+
+    /// A `206` to a segment's request is written only if it is the range
+    /// asked for, of the stored length and version; otherwise nothing of
+    /// it is written and the download starts over.
+    fn check_partial(&self, headers: &HeaderMap, segment: &Segment) -> Result<(), Failure> {
+        if let Some(theirs) = self
+            .validator
+            .as_ref()
+            .and_then(|ours| ours.contradicted_by(headers))
+        {
+            return Err(Failure::StartOver(format!(
+                "{} changed on the server since the partial download ({} -> {}; the server \
+                 sent a range of the new version despite If-Range); the partial download is \
+                 discarded, starting over",
+                self.url,
+                Validator::describe(self.validator.as_ref()),
+                Validator::describe(Some(&theirs)),
+            )));
+        }
+        let asked = format!(
+            "bytes {}-{}",
+            segment.next(),
+            segment
+                .end
+                .map_or(String::new(), |end| (end - 1).to_string())
+        );
+        let Some(ContentRange {
+            range: Some((first, last)),
+            total,
+        }) = ContentRange::of(headers)
+        else {
+            return Err(Failure::NoRanges(format!(
+                "the server answered 206 to a request for {asked} without a usable \
+                 Content-Range; starting over on one connection"
+            )));
+        };
+        if let (Some(length), Some(total)) = (self.length, total) {
+            if total != length {
+                return Err(Failure::StartOver(format!(
+                    "{} changed on the server since the partial download (it is now {total} \
+                     bytes long, not {length}); the partial download is discarded, starting over",
+                    self.url
+                )));
+            }
+        }
+        // The last byte: the segment's, else (unknown length) the resource's.
+        let expected_last = match segment.end {
+            Some(end) => Some(end - 1),
+            None => total.map(|total| total.saturating_sub(1)),
+        };
+        let total_known = self.length.is_none() || total.is_some();
+        if first != segment.next() || expected_last.is_some_and(|l| l != last) || !total_known {
+            let total = total.map_or("*".to_owned(), |total| total.to_string());
+            return Err(Failure::NoRanges(format!(
+                "the server answered bytes {first}-{last}/{total} to a request for {asked}; \
+                 nothing of it was written; starting over on one connection"
+            )));
+        }
+        Ok(())
     }
 
     /// Writes the body at the segment's offset. A blocking writer thread
@@ -1262,21 +1514,21 @@ impl SegmentTask {
         let segment = self.shared.snapshot().segments[self.index].clone();
         let (queue, mut queued) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
         let writer = {
-            let (part, shared, reporter) = (
-                self.part.clone(),
-                self.shared.clone(),
-                self.reporter.clone(),
-            );
-            let (index, from) = (self.index, segment.next());
+            let (shared, reporter) = (self.shared.clone(), self.reporter.clone());
+            let (index, mut offset) = (self.index, segment.next());
+            shared.writers.fetch_add(1, Ordering::AcqRel);
             tokio::task::spawn_blocking(move || -> io::Result<()> {
-                let mut file = std::fs::OpenOptions::new().write(true).open(part)?;
-                file.seek(SeekFrom::Start(from))?;
-                while let Some(data) = queued.blocking_recv() {
-                    file.write_all(&data)?;
-                    shared.advance(index, data.len() as u64);
-                    reporter.advance(data.len() as u64);
-                }
-                Ok(())
+                let written = (|| {
+                    while let Some(data) = queued.blocking_recv() {
+                        write_all_at(&shared.part, &data, offset)?;
+                        offset += data.len() as u64;
+                        shared.advance(index, data.len() as u64);
+                        reporter.advance(data.len() as u64);
+                    }
+                    Ok(())
+                })();
+                shared.writers.fetch_sub(1, Ordering::AcqRel);
+                written
             })
         };
         let read = self.read(body, &segment, queue).await;
@@ -1409,7 +1661,7 @@ async fn download(args: Args) -> ExitCode {
         _ = stop_signal() => Err(Failure::Interrupted),
     };
     download.reporter.finish();
-    let resumes = download.reporter.resumes();
+    let resumes = download.reporter.summary();
     let paths = &download.paths;
     match outcome {
         Ok(bytes) => {
@@ -1422,7 +1674,7 @@ async fn download(args: Args) -> ExitCode {
                 String::new()
             };
             eprintln!(
-                "download: saved {} ({bytes} bytes{earlier}) in {:.1} s, {}/s, {resumes} resume(s)",
+                "download: saved {} ({bytes} bytes{earlier}) in {:.1} s, {}/s, {resumes}",
                 paths.output.display(),
                 elapsed.as_secs_f64(),
                 HumanBytes(rate as u64),
@@ -1430,7 +1682,7 @@ async fn download(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(Failure::Interrupted) => {
-            download.checkpoint_now();
+            download.checkpoint_now().await;
             if paths.state.exists() {
                 eprintln!(
                     "download: interrupted; {} and {} are kept: run the same command again to resume",
@@ -1465,7 +1717,7 @@ async fn download(args: Args) -> ExitCode {
             } else {
                 String::new()
             };
-            eprintln!("download: failed after {resumes} resume(s): {why}{kept}");
+            eprintln!("download: failed ({resumes}): {why}{kept}");
             ExitCode::FAILURE
         }
     }

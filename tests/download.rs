@@ -15,7 +15,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -293,6 +293,15 @@ struct Origin {
     current: Mutex<Version>,
     mischief: Mutex<Mischief>,
     log: Mutex<Vec<Logged>>,
+    /// Answer this many more GETs with `503 Service Unavailable`.
+    unavailable: AtomicU64,
+    /// Give every response its own `ETag` (a resource that changes all the
+    /// time).
+    new_etag_every_time: AtomicBool,
+    /// On `/data`, send this many bytes of each `206`, then stall.
+    stall_ranges: Mutex<Option<usize>>,
+    /// Counts the responses for `new_etag_every_time`.
+    responses: AtomicU64,
 }
 
 impl Origin {
@@ -330,9 +339,30 @@ impl Server {
             current: Mutex::new(version),
             mischief: Mutex::new(Mischief::None),
             log: Mutex::new(Vec::new()),
+            unavailable: AtomicU64::new(0),
+            new_etag_every_time: AtomicBool::new(false),
+            stall_ranges: Mutex::new(None),
+            responses: AtomicU64::new(0),
         });
         let app = Router::new()
-            .route("/data", get(serve_version).layer(RangeLayer::new()))
+            .route(
+                "/data",
+                get(serve_version).layer(RangeLayer::new()).layer(
+                    axum::middleware::map_response_with_state(origin.clone(), stall_ranges),
+                ),
+            )
+            .route(
+                "/ignores-if-range",
+                get(serve_version)
+                    .layer(RangeLayer::new())
+                    .layer(axum::middleware::map_request(drop_if_range)),
+            )
+            .route(
+                "/range-from-zero",
+                get(serve_version)
+                    .layer(RangeLayer::new())
+                    .layer(axum::middleware::map_request(range_from_zero)),
+            )
             .route("/no-ranges", get(serve_version))
             .route("/chunked", get(serve_version))
             .with_state(origin.clone());
@@ -357,6 +387,40 @@ fn chunks(bytes: Bytes) -> impl Stream<Item = Result<Bytes, io::Error>> + Send {
     )
 }
 
+/// A server that honours `Range` but ignores `If-Range`.
+async fn drop_if_range(mut request: Request) -> Request {
+    request.headers_mut().remove(header::IF_RANGE);
+    request
+}
+
+/// A server that answers every range request with the range from byte 0.
+async fn range_from_zero(mut request: Request) -> Request {
+    if request.headers().contains_key(header::RANGE) {
+        request
+            .headers_mut()
+            .insert(header::RANGE, http::HeaderValue::from_static("bytes=0-"));
+    }
+    request
+}
+
+/// With `stall_ranges` set, a `206` sends that many bytes, then stalls.
+async fn stall_ranges(
+    State(origin): State<Arc<Origin>>,
+    response: Response<Body>,
+) -> Response<Body> {
+    let after = *origin.stall_ranges.lock().unwrap();
+    match after {
+        Some(after) if response.status() == http::StatusCode::PARTIAL_CONTENT => {
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let sent = bytes.slice(..after.min(bytes.len()));
+            let body = Body::from_stream(chunks(sent).chain(stream::pending()));
+            Response::from_parts(parts, body)
+        }
+        _ => response,
+    }
+}
+
 async fn serve_version(State(origin): State<Arc<Origin>>, request: Request) -> Response<Body> {
     let header = |name| {
         request
@@ -371,7 +435,22 @@ async fn serve_version(State(origin): State<Arc<Origin>>, request: Request) -> R
         range: range.clone(),
         if_range: header(header::IF_RANGE),
     });
-    let version = origin.current.lock().unwrap().clone();
+    let mut version = origin.current.lock().unwrap().clone();
+    let count = origin.responses.fetch_add(1, Ordering::Relaxed);
+    if origin.new_etag_every_time.load(Ordering::Relaxed) {
+        version.etag = Some(format!("\"changing-{count}\""));
+    }
+    if request.method() == Method::GET
+        && origin
+            .unavailable
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        return Response::builder()
+            .status(http::StatusCode::SERVICE_UNAVAILABLE)
+            .body(Body::empty())
+            .unwrap();
+    }
     let length = version.content.len();
     let mischief = if range.is_none() && request.method() == Method::GET {
         std::mem::take(&mut *origin.mischief.lock().unwrap())
@@ -431,6 +510,29 @@ async fn start_until_the_state_counts_bytes(url: &str, output: &Output) -> tokio
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child
+}
+
+/// Sends SIGINT (Ctrl-C) to the tool and waits (bounded) for it to end.
+#[cfg(unix)]
+async fn interrupt(child: &mut tokio::process::Child) -> ExitStatus {
+    let pid = child.id().expect("the tool is running").to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill -INT");
+    assert!(signal.success());
+    tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .expect("the tool did not stop within 60 s of Ctrl-C")
+        .unwrap()
+}
+
+/// The final `download: saved ...` line.
+fn saved_line(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find(|line| line.starts_with("download: saved "))
+        .unwrap_or_else(|| panic!("no `saved` line in:\n{stderr}"))
 }
 
 /// The range request of a resume: `bytes=K-`.
@@ -576,22 +678,37 @@ async fn an_interrupted_run_keeps_its_state_and_resumes() {
     let output = Output::new(&dir);
     let url = server.url("/data");
 
-    let mut first = start_until_the_state_counts_bytes(&url, &output).await;
-    let pid = first.id().expect("the tool is running").to_string();
-    let signal = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("run kill -INT");
-    assert!(signal.success());
-    let status = tokio::time::timeout(Duration::from_secs(60), first.wait())
-        .await
-        .expect("the tool did not stop within 60 s of Ctrl-C")
-        .unwrap();
+    // No periodic checkpoint in this run: only the one on Ctrl-C can count
+    // the bytes.
+    let mut first = Command::new(tool())
+        .args([url.as_str(), output.arg(), "--no-progress"])
+        .env("TOWER_RANGE_DOWNLOAD_CHECKPOINT_MS", "3600000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the download tool");
+    // Wait until the whole stalled prefix is in the part file (its last
+    // bytes are: the writes of one segment are in order).
+    let tail = &expected[stall_at - 64..stall_at];
+    let mut polls = 0;
+    while std::fs::read(output.part())
+        .ok()
+        .and_then(|part| part.get(stall_at - 64..stall_at).map(|got| got != tail))
+        .unwrap_or(true)
+    {
+        polls += 1;
+        assert!(polls < 1200, "the part file never held the stalled prefix");
+        assert!(first.try_wait().unwrap().is_none(), "the tool ended early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = interrupt(&mut first).await;
     assert_eq!(status.code(), Some(130), "{status}");
     // On Ctrl-C the state is written once more: every byte that reached
     // the part file by then (the whole stalled prefix) is counted.
     let done = output.state_done();
-    assert!(0 < done && done <= stall_at as u64, "{done}");
+    assert_eq!(done, stall_at as u64, "the state counts every byte written");
     assert!(output.part().exists());
 
     server.origin.set_mischief(Mischief::None);
@@ -708,7 +825,9 @@ async fn four_connections_through_a_faulty_proxy_are_byte_exact() {
         "broken connections were resumed: {} GETs",
         gets.len()
     );
-    assert!(!run.stderr.contains(" 0 resume(s)"), "{}", run.stderr);
+    let saved = saved_line(&run.stderr);
+    assert!(!saved.contains(" 0 resume(s)"), "{saved}");
+    assert!(saved.contains(" resume(s)"), "{saved}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -801,4 +920,267 @@ async fn an_unknown_length_is_downloaded_to_its_end() {
 
     run.assert_success();
     output.assert_complete(&expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_of_another_version_is_never_written() {
+    // The server honours Range but ignores If-Range: asked for the rest of
+    // "v1", it sends the rest of "v2" (206 with ETag "v2").
+    let old = content(2 * 1024 * 1024, 20);
+    let new = content(2 * 1024 * 1024, 21);
+    let server = Server::start(Version::tagged(new.clone(), "\"v2\"")).await;
+    let dir = TempDir::new("ignores-if-range");
+    let output = Output::new(&dir);
+    let url = server.url("/ignores-if-range");
+    let done = 1_000_000;
+    output.write_partial(&url, "etag \"v1\"", &old, done);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&new);
+    assert!(
+        run.stderr.contains("changed on the server"),
+        "{}",
+        run.stderr
+    );
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[0].range, open_range(done as u64));
+    assert_eq!(gets[1].range, None, "then the whole new version");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_range_other_than_asked_is_never_written() {
+    // Asked for `bytes=K-`, the server answers `bytes 0-LAST/LENGTH`.
+    let expected = content(2 * 1024 * 1024, 22);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("other-range");
+    let output = Output::new(&dir);
+    let url = server.url("/range-from-zero");
+    output.write_partial(&url, "etag \"v1\"", &expected, 1_000_000);
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(
+        run.stderr.contains("nothing of it was written"),
+        "{}",
+        run.stderr
+    );
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[1].range, None, "then the whole resource");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_length_held_in_full_finishes_on_416() {
+    // A run of unknown length stopped after its last byte: the resume asks
+    // `bytes=N-` and gets `416` with `Content-Range: bytes */N`.
+    let expected = content(1024 * 1024 + 3, 23);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("unknown-416");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    let held = expected.len();
+    std::fs::write(output.part(), &expected).unwrap();
+    std::fs::write(
+        output.state(),
+        format!(
+            "# tower-range download state 1\nurl {url}\netag \"v1\"\nlength unknown\nsegment 0 unknown {held}\n"
+        ),
+    )
+    .unwrap();
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(!run.stderr.contains("changed"), "{}", run.stderr);
+    assert_eq!(
+        server.origin.gets(),
+        [Logged {
+            method: Method::GET,
+            range: open_range(held as u64),
+            if_range: Some("\"v1\"".into()),
+        }],
+        "no second download"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_state_starts_over_without_panicking() {
+    let expected = content(2 * 1024 * 1024, 24);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("corrupt-state");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+    std::fs::write(output.part(), &expected[..1024]).unwrap();
+    // The second segment's count overflows `start + done`.
+    std::fs::write(
+        output.state(),
+        format!(
+            "# tower-range download state 1\nurl {url}\netag \"v1\"\nlength 2097152\n\
+             segment 0 1048576 0\nsegment 1048576 2097152 18446744073709551615\n"
+        ),
+    )
+    .unwrap();
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(run.stderr.contains("cannot use"), "{}", run.stderr);
+    assert_eq!(server.origin.gets()[0].range, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_sent_again_is_not_counted_as_a_resume() {
+    let expected = content(1024 * 1024, 25);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    server.origin.unavailable.store(1, Ordering::Relaxed);
+    let dir = TempDir::new("unavailable");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[&server.url("/data"), output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    let saved = saved_line(&run.stderr);
+    assert!(saved.contains(" 0 resume(s)"), "{saved}");
+    assert!(saved.contains("1 request(s) sent again"), "{saved}");
+    assert_eq!(server.origin.gets().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_that_changes_on_every_start_exits_3() {
+    let expected = content(2 * 1024 * 1024, 26);
+    let server = Server::start(Version::tagged(expected, "\"v1\"")).await;
+    server
+        .origin
+        .new_etag_every_time
+        .store(true, Ordering::Relaxed);
+    let dir = TempDir::new("always-changing");
+    let output = Output::new(&dir);
+
+    let run = run_tool(&[
+        &server.url("/data"),
+        output.arg(),
+        "--no-progress",
+        "--connections",
+        "4",
+    ])
+    .await;
+
+    assert_eq!(run.status.code(), Some(3), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("changed on the server on each of 3 starts"),
+        "{}",
+        run.stderr
+    );
+    assert!(!output.path.exists());
+    assert!(!output.part().exists());
+    assert!(!output.state().exists());
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_segments_interrupted_resume_across_runs() {
+    let expected = content(4 * 1024 * 1024, 27);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let stall_after = 300_000;
+    *server.origin.stall_ranges.lock().unwrap() = Some(stall_after);
+    let dir = TempDir::new("segments-interrupted");
+    let output = Output::new(&dir);
+    let url = server.url("/data");
+
+    let mut first = Command::new(tool())
+        .args([
+            url.as_str(),
+            output.arg(),
+            "--no-progress",
+            "--connections",
+            "4",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the download tool");
+    let everything_sent = 4 * stall_after as u64;
+    let mut polls = 0;
+    while output.state_done() < everything_sent {
+        polls += 1;
+        assert!(polls < 1200, "the state never counted {everything_sent}");
+        assert!(first.try_wait().unwrap().is_none(), "the tool ended early");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = interrupt(&mut first).await;
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert_eq!(output.state_done(), everything_sent);
+    assert!(!output.path.exists());
+    let first_run_gets = server.origin.gets().len();
+    assert_eq!(first_run_gets, 4);
+
+    *server.origin.stall_ranges.lock().unwrap() = None;
+    // The layout is kept whatever --connections says now.
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    let length = expected.len() as u64;
+    let mut resumed: Vec<_> = server.origin.gets()[first_run_gets..]
+        .iter()
+        .map(|get| {
+            assert_eq!(get.if_range.as_deref(), Some("\"v1\""));
+            get.range.clone().unwrap()
+        })
+        .collect();
+    resumed.sort();
+    let mut wanted: Vec<_> = (0..4)
+        .map(|i| {
+            let (start, end) = (length * i / 4, length * (i + 1) / 4);
+            let from = start + stall_after as u64;
+            if i == 3 {
+                format!("bytes={from}-")
+            } else {
+                format!("bytes={from}-{}", end - 1)
+            }
+        })
+        .collect();
+    wanted.sort();
+    assert_eq!(resumed, wanted, "each segment resumed where the state said");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_the_server_answers_whole_starts_over_on_one_connection() {
+    let expected = content(2 * 1024 * 1024, 28);
+    let server = Server::start(Version::tagged(expected.clone(), "\"v1\"")).await;
+    let dir = TempDir::new("resume-no-ranges");
+    let output = Output::new(&dir);
+    let url = server.url("/no-ranges");
+    // Wrong bytes in the part file: kept, they would show in the result.
+    output.write_partial(
+        &url,
+        "etag \"v1\"",
+        &content(2 * 1024 * 1024, 29),
+        1_000_000,
+    );
+
+    let run = run_tool(&[&url, output.arg(), "--no-progress"]).await;
+
+    run.assert_success();
+    output.assert_complete(&expected);
+    assert!(
+        run.stderr.contains("ignored the Range request"),
+        "{}",
+        run.stderr
+    );
+    let gets = server.origin.gets();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    assert_eq!(gets[0].range, open_range(1_000_000));
+    assert_eq!(gets[1].range, None);
 }
