@@ -53,6 +53,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -309,21 +310,33 @@ struct Entry {
     content_type: &'static str,
     /// The content for `/bytes/`, read on first use and kept.
     loaded: OnceCell<Loaded>,
-    /// The open-file cache of `/file/`: the last handle opened, with the
-    /// metadata of that handle.
+    /// The open-file cache of `/file/`: the newest handle opened, with the
+    /// metadata of that handle; `None` once it is stale and swept, or when
+    /// the file could not be opened again.
     opened: Mutex<Option<Opened>>,
 }
 
 /// How long `/file/` serves from a cached handle before it opens the file
-/// again (nginx's `open_file_cache_valid`, there 60 s by default).
+/// again (nginx's `open_file_cache_valid`, there 60 s by default). A
+/// handle older than this is never served, so a sweep every
+/// `OPEN_FILE_VALID` closes it: a file requested once and then deleted
+/// frees its disk space within two periods.
 const OPEN_FILE_VALID: Duration = Duration::from_secs(1);
+
+/// At most this many handles are cached at once (nginx's `open_file_cache
+/// max=`); past it, `/file/` opens the file for the one request, so a burst
+/// over many files cannot run the process out of descriptors for
+/// `accept()`.
+const OPEN_FILE_MAX: usize = 256;
 
 /// An open file, as the open-file cache keeps it: the source (cloned per
 /// request, a reference-count bump), its metadata and its validators,
 /// formatted once.
 ///
 /// The validators always describe the handle they came with. What the
-/// cache makes stale, for at most [`OPEN_FILE_VALID`]: a file replaced
+/// cache makes stale, for at most [`OPEN_FILE_VALID`] (past it the next
+/// request opens the file again, or gets a `404` and drops the handle if
+/// the file is gone): a file replaced
 /// (renamed over, or deleted) is still served from the old handle, old
 /// bytes under the old validators, which is consistent; a file rewritten in
 /// place may send new bytes under the old validators, as it may without a
@@ -334,6 +347,7 @@ struct Opened {
     source: RangeSource,
     etag: HeaderValue,
     last_modified: HeaderValue,
+    /// When the open began: of two opens racing, the later one is kept.
     at: Instant,
 }
 
@@ -352,6 +366,9 @@ struct Index {
     files: BTreeMap<String, Entry>,
     /// `--inline-io`.
     inline_io: bool,
+    /// How many entries hold a handle, at most `max_open_files`.
+    open_files: AtomicUsize,
+    max_open_files: usize,
 }
 
 impl Index {
@@ -389,6 +406,8 @@ impl Index {
             dir: dir.to_owned(),
             files,
             inline_io: false,
+            open_files: AtomicUsize::new(0),
+            max_open_files: OPEN_FILE_MAX,
         })
     }
 }
@@ -488,7 +507,7 @@ async fn serve_file(State(index): State<SharedIndex>, request: Request) -> Respo
     let Some((name, entry)) = index.lookup(request.uri().path(), "/file/") else {
         return not_found();
     };
-    let opened = match entry.open_cached(index.inline_io).await {
+    let opened = match index.open_cached(entry).await {
         Ok(opened) => opened,
         Err(error) => return io_error(name, error),
     };
@@ -503,42 +522,91 @@ async fn serve_file(State(index): State<SharedIndex>, request: Request) -> Respo
     response
 }
 
-impl Entry {
-    /// The cached handle if it is fresh, else the file opened again (off
-    /// the runtime unless `inline_io`) and cached.
-    async fn open_cached(&self, inline_io: bool) -> io::Result<Opened> {
-        if let Ok(cached) = self.opened.lock() {
+impl Index {
+    /// The entry's cached handle if it is fresh, else the file opened again
+    /// (off the runtime unless `inline_io`) and cached. When the file cannot
+    /// be opened again, the stale handle is dropped, not kept.
+    async fn open_cached(&self, entry: &Entry) -> io::Result<Opened> {
+        let started = Instant::now();
+        if let Ok(cached) = entry.opened.lock() {
             if let Some(opened) = cached.as_ref().filter(|o| o.at.elapsed() < OPEN_FILE_VALID) {
                 return Ok(opened.clone());
             }
         }
-        let path = self.path.clone();
+        let path = entry.path.clone();
         let open = move || {
             let file = std::fs::File::open(path)?;
             let meta = Meta::of(&file.metadata()?);
             io::Result::Ok((file, meta))
         };
-        let (file, meta) = if inline_io {
-            open()?
+        let opened = if self.inline_io {
+            open()
         } else {
             tokio::task::spawn_blocking(open)
                 .await
-                .map_err(io::Error::other)??
+                .unwrap_or_else(|error| Err(io::Error::other(error)))
+        };
+        let (file, meta) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                self.forget_opened_before(entry, started);
+                return Err(error);
+            }
         };
         let mut source = FileSource::from_std_with_len(file, meta.len);
-        if inline_io {
+        if self.inline_io {
             source = source.inline_reads_up_to(64 * 1024);
         }
         let opened = Opened {
             source: RangeSource::new(source),
             etag: meta.etag(),
             last_modified: meta.last_modified(),
-            at: Instant::now(),
+            at: started,
         };
-        if let Ok(mut cached) = self.opened.lock() {
-            *cached = Some(opened.clone());
-        }
+        self.keep_opened(entry, opened.clone());
         Ok(opened)
+    }
+
+    /// Caches `opened` unless the entry holds a handle opened later (a
+    /// concurrent refresh that finished first), or the cache is full.
+    fn keep_opened(&self, entry: &Entry, opened: Opened) {
+        let Ok(mut cached) = entry.opened.lock() else {
+            return;
+        };
+        match &*cached {
+            Some(newer) if newer.at >= opened.at => {}
+            Some(_) => *cached = Some(opened),
+            None => {
+                let reserved =
+                    self.open_files
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                            (n < self.max_open_files).then_some(n + 1)
+                        });
+                if reserved.is_ok() {
+                    *cached = Some(opened);
+                }
+            }
+        }
+    }
+
+    /// Drops the entry's handle if it was opened before `instant`.
+    fn forget_opened_before(&self, entry: &Entry, instant: Instant) {
+        if let Ok(mut cached) = entry.opened.lock() {
+            if cached.as_ref().is_some_and(|o| o.at <= instant) {
+                *cached = None;
+                self.open_files.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Closes every cached handle older than [`OPEN_FILE_VALID`] (no
+    /// request would use it); `run` calls this every `OPEN_FILE_VALID`.
+    fn close_stale_files(&self) {
+        for entry in self.files.values() {
+            if let Some(stale) = Instant::now().checked_sub(OPEN_FILE_VALID) {
+                self.forget_opened_before(entry, stale);
+            }
+        }
     }
 }
 
@@ -905,6 +973,16 @@ async fn run(args: Args) -> io::Result<()> {
     index.inline_io = args.inline_io;
     let index = Arc::new(index);
     print_banner(addr, &index, demo.is_some());
+    let sweeper = tokio::spawn({
+        let index = index.clone();
+        async move {
+            let mut every = tokio::time::interval(OPEN_FILE_VALID);
+            loop {
+                every.tick().await;
+                index.close_stale_files();
+            }
+        }
+    });
 
     let app = router(index, args.quiet);
     let builder = auto::Builder::new(TokioExecutor::new());
@@ -960,6 +1038,7 @@ async fn run(args: Args) -> io::Result<()> {
         Ok(()) => eprintln!("all connections closed"),
         Err(_) => eprintln!("gave up waiting after {GRACE:?}; closing the rest"),
     }
+    sweeper.abort();
     drop(demo);
     Ok(())
 }
@@ -1187,6 +1266,84 @@ mod tests {
         assert_eq!(response.headers()[header::CONTENT_TYPE], "video/webm");
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, DEMO_VIDEO[100..]);
+    }
+
+    /// Makes the entry's cached handle look older than [`OPEN_FILE_VALID`].
+    fn age(entry: &Entry) {
+        let mut cached = entry.opened.lock().unwrap();
+        let opened = cached.as_mut().expect("a cached handle");
+        opened.at = Instant::now()
+            .checked_sub(OPEN_FILE_VALID * 2)
+            .expect("the clock is older than 2 s");
+    }
+
+    fn is_cached(index: &Index, name: &str) -> bool {
+        index.files[name].opened.lock().unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn a_deleted_file_is_closed_when_its_reopen_fails() {
+        let dir = media_dir("deleted");
+        let index = Arc::new(Index::scan(&dir).unwrap());
+        let app = router(index.clone(), true);
+        let (status, _, _) = get(app.clone(), "/file/song.mp3", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(is_cached(&index, "song.mp3"));
+
+        std::fs::remove_file(dir.join("song.mp3")).unwrap();
+        age(&index.files["song.mp3"]);
+        let (status, _, _) = get(app, "/file/song.mp3", None).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            !is_cached(&index, "song.mp3"),
+            "the deleted file is still open"
+        );
+        assert_eq!(index.open_files.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn an_open_that_began_earlier_does_not_replace_a_later_one() {
+        let dir = media_dir("race");
+        let index = Index::scan(&dir).unwrap();
+        let entry = &index.files["data.bin"];
+        let later = index.open_cached(entry).await.unwrap();
+        let mut earlier = later.clone();
+        earlier.at = later.at.checked_sub(Duration::from_millis(1)).unwrap();
+        index.keep_opened(entry, earlier);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let cached = entry.opened.lock().unwrap().as_ref().unwrap().at;
+        assert_eq!(cached, later.at, "the refresh went backwards");
+        assert_eq!(index.open_files.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn stale_handles_are_swept_and_the_cache_is_capped() {
+        let dir = media_dir("sweep");
+        let mut index = Index::scan(&dir).unwrap();
+        index.max_open_files = 1;
+        let index = Arc::new(index);
+        let app = router(index.clone(), true);
+        for name in ["data.bin", "song.mp3"] {
+            let (status, _, _) = get(app.clone(), &format!("/file/{name}"), None).await;
+            assert_eq!(status, StatusCode::OK, "{name}");
+        }
+        // Full: the second file was served from a handle of its own.
+        assert!(is_cached(&index, "data.bin"));
+        assert!(!is_cached(&index, "song.mp3"));
+        assert_eq!(index.open_files.load(Ordering::Relaxed), 1);
+
+        index.close_stale_files();
+        assert!(is_cached(&index, "data.bin"), "a fresh handle was closed");
+        age(&index.files["data.bin"]);
+        index.close_stale_files();
+        assert!(!is_cached(&index, "data.bin"), "a stale handle stays open");
+        assert_eq!(index.open_files.load(Ordering::Relaxed), 0);
+
+        let (status, _, body) = get(app, "/file/song.mp3", None).await;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "not really mp3"));
+        assert!(is_cached(&index, "song.mp3"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use std::fs::File;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -20,11 +21,13 @@ const DEFAULT_CHUNK_SIZE: usize = 128 * 1024;
 /// of range reads at once. A small range is one read of exactly its size.
 ///
 /// Where each read runs: on Linux, first on the runtime thread with
-/// `preadv2(RWF_NOWAIT)`, which copies what the page cache holds and never
-/// waits for the disk; a read that would wait (or a filesystem that does
-/// not support it) takes one hop to the blocking pool instead. Elsewhere
-/// every read takes the hop. So a warm file costs no hop at all, and a cold
-/// disk never stalls the runtime (see [`inline_cached_reads`]).
+/// `preadv2(RWF_NOWAIT)`, which copies what the page cache holds and does
+/// not wait for file data; a read that would wait takes one hop to the
+/// blocking pool instead, and so does every read of a file whose
+/// filesystem does not support it. Elsewhere every read takes the hop. So
+/// a warm file costs no hop at all, and a cold read does not wait for
+/// file data on the runtime thread (see [`inline_cached_reads`] for what
+/// the kernel may still do there).
 ///
 /// The handle is shared: cloning a `FileSource` is a reference-count bump,
 /// so a server can keep one per file (with the metadata its validators come
@@ -47,6 +50,9 @@ pub struct FileSource {
     chunk_size: usize,
     inline_limit: usize,
     inline_cached: bool,
+    /// Set once the kernel or the filesystem refused `RWF_NOWAIT` for this
+    /// file; shared by clones, so later responses do not ask again.
+    nowait_unsupported: Arc<AtomicBool>,
 }
 
 impl FileSource {
@@ -106,6 +112,7 @@ impl FileSource {
             chunk_size: DEFAULT_CHUNK_SIZE,
             inline_limit: 0,
             inline_cached: true,
+            nowait_unsupported: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -166,12 +173,25 @@ impl FileSource {
     /// only when the bytes are not all in memory. The default is `true`; it
     /// has no effect on other systems, where every read takes the hop.
     ///
-    /// A cached read never waits for the disk, so this is safe for tail
-    /// latency; what it costs the runtime thread is the copy of one chunk
-    /// (at most [`chunk_size`](Self::chunk_size) bytes) out of the page
-    /// cache. A hop costs a few microseconds and two thread wake-ups, more
-    /// than a small range takes to copy. Turn it off to keep every read off
-    /// the runtime threads.
+    /// A cached read does not wait for file data: bytes that are not in
+    /// memory are read on the blocking pool. What it costs the runtime
+    /// thread is the copy of one chunk (at most
+    /// [`chunk_size`](Self::chunk_size) bytes) out of the page cache, plus
+    /// what the kernel does around any read: it may update the access time
+    /// (rarely with the default `relatime`, never with `noatime`; such an
+    /// update can wait for the filesystem journal), and kernels before 5.9
+    /// may start readahead of a cold range, which can read the file's
+    /// metadata from disk. `RWF_NOWAIT` on buffered reads needs Linux 4.14
+    /// or later. A hop costs a few microseconds and two thread wake-ups,
+    /// more than a small range takes to copy. Turn it off to keep every
+    /// read off the runtime threads.
+    ///
+    /// When a read fails with `EOPNOTSUPP` (a filesystem without
+    /// `RWF_NOWAIT`, such as procfs), `ENOSYS` (a kernel without
+    /// `preadv2`) or `EINVAL` (a kernel that does not know the flag), the
+    /// source remembers it, for all its clones, and reads on the blocking
+    /// pool from then on. Any other error sends only that read to the pool,
+    /// which reports the error.
     ///
     /// ```no_run
     /// # async fn f() -> std::io::Result<()> {
@@ -225,6 +245,7 @@ impl SeekableSource for FileSource {
             chunk_size: self.chunk_size,
             inline_limit: self.inline_limit,
             inline_cached: self.inline_cached,
+            nowait_unsupported: self.nowait_unsupported.clone(),
             in_flight: None,
         }))
     }
@@ -234,9 +255,9 @@ struct FileReader {
     file: Arc<File>,
     chunk_size: usize,
     inline_limit: usize,
-    /// Try the page cache first; cleared when the filesystem refuses
-    /// `RWF_NOWAIT`.
+    /// Try the page cache first (unless `nowait_unsupported`).
     inline_cached: bool,
+    nowait_unsupported: Arc<AtomicBool>,
     in_flight: Option<(u64, usize, JoinHandle<io::Result<Bytes>>)>,
 }
 
@@ -248,15 +269,20 @@ impl SourceReader for FileReader {
         max_len: usize,
     ) -> Poll<io::Result<Bytes>> {
         let len = max_len.min(self.chunk_size);
+        // The buffer a failed cached read zeroed, reused by the pool read.
+        let mut zeroed = None;
         if self.in_flight.is_none() {
             if len <= self.inline_limit {
                 return Poll::Ready(read_at(&self.file, offset, len));
             }
-            if self.inline_cached {
+            if self.inline_cached && !self.nowait_unsupported.load(Ordering::Relaxed) {
                 match read_cached(&self.file, offset, len) {
                     Cached::Read(chunk) => return Poll::Ready(Ok(chunk)),
-                    Cached::WouldBlock => {}
-                    Cached::Unsupported => self.inline_cached = false,
+                    Cached::WouldBlock(buf) => zeroed = Some(buf),
+                    Cached::Unsupported(buf) => {
+                        self.nowait_unsupported.store(true, Ordering::Relaxed);
+                        zeroed = Some(buf);
+                    }
                 }
             }
         }
@@ -273,7 +299,11 @@ impl SourceReader for FileReader {
             let runtime = tokio::runtime::Handle::try_current()
                 .map_err(|_| io::Error::other("FileSource needs a Tokio runtime"))?;
             let file = self.file.clone();
-            let handle = runtime.spawn_blocking(move || read_at(&file, offset, len));
+            let buf = zeroed.take();
+            let handle = runtime.spawn_blocking(move || match buf {
+                Some(buf) => read_into(&file, buf, offset),
+                None => read_at(&file, offset, len),
+            });
             self.in_flight = Some((offset, len, handle));
         }
     }
@@ -281,45 +311,73 @@ impl SourceReader for FileReader {
 
 use std::future::Future as _;
 
-/// What a read from the page cache gave.
+/// What a read from the page cache gave. The variants that send the read
+/// to the blocking pool carry the zeroed buffer, for the pool to fill.
 // Elsewhere than on Linux, only `Unsupported` is ever made.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 enum Cached {
     /// At least one byte (possibly fewer than asked: the rest was not in
     /// memory), or none at the end of the file.
     Read(Bytes),
-    /// Not in memory: read on the blocking pool.
-    WouldBlock,
-    /// The system or the filesystem does not do it (or the read failed: the
-    /// blocking read reports the error).
-    Unsupported,
+    /// Not in memory, or the read failed in a way the blocking read will
+    /// report: read this chunk on the blocking pool.
+    WouldBlock(BytesMut),
+    /// The kernel or the filesystem does not do `RWF_NOWAIT` reads: read
+    /// on the blocking pool, now and from now on.
+    Unsupported(BytesMut),
 }
 
 /// Reads up to `len` bytes at `offset` if the page cache holds them,
-/// without waiting for the disk.
+/// without waiting for file data.
 #[cfg(target_os = "linux")]
 fn read_cached(file: &File, offset: u64, len: usize) -> Cached {
     use rustix::io::{Errno, IoSliceMut, ReadWriteFlags};
     // `preadv2` takes initialized buffers only; zeroing one chunk costs a
-    // fraction of the hop it saves.
+    // fraction of the hop it saves, and a read that goes to the pool after
+    // all hands the buffer over.
     let mut buf = BytesMut::zeroed(len);
     loop {
         let mut slices = [IoSliceMut::new(&mut buf)];
         match rustix::io::preadv2(file, &mut slices, offset, ReadWriteFlags::NOWAIT) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Cached::Read(buf.freeze());
-            }
+            Ok(n) => return Cached::Read(filled(buf, n)),
             Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Cached::WouldBlock,
-            Err(_) => return Cached::Unsupported,
+            Err(Errno::AGAIN) => return Cached::WouldBlock(buf),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => return Cached::Unsupported(buf),
+            Err(_) => return Cached::WouldBlock(buf),
         }
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn read_cached(_: &File, _: u64, _: usize) -> Cached {
-    Cached::Unsupported
+fn read_cached(_: &File, _: u64, len: usize) -> Cached {
+    Cached::Unsupported(BytesMut::zeroed(len))
+}
+
+/// The first `n` bytes of `buf` as a chunk. A chunk much shorter than its
+/// buffer is copied out, so it does not keep the whole buffer alive while
+/// it waits in a socket queue.
+fn filled(mut buf: BytesMut, n: usize) -> Bytes {
+    if n < buf.len() / 2 {
+        Bytes::copy_from_slice(&buf[..n])
+    } else {
+        buf.truncate(n);
+        buf.freeze()
+    }
+}
+
+/// Fills the initialized `buf` from `offset`, short only at the end of the
+/// file.
+fn read_into(file: &File, mut buf: BytesMut, offset: u64) -> io::Result<Bytes> {
+    let mut done = 0;
+    while done < buf.len() {
+        match pread(file, &mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled(buf, done))
 }
 
 /// Reads up to `len` bytes at `offset`, short only at the end of the file;
@@ -336,24 +394,22 @@ fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
             Err(error) => return Err(error.into()),
         }
     }
+    if buf.len() < len / 2 {
+        // A short tail: do not keep the whole chunk's allocation alive.
+        buf.shrink_to_fit();
+    }
     Ok(Bytes::from(buf))
 }
 
 /// Reads up to `len` bytes at `offset`, short only at the end of the file.
 #[cfg(not(target_os = "linux"))]
 fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
-    let mut buf = BytesMut::zeroed(len);
-    let mut filled = 0;
-    while filled < len {
-        match pread(file, &mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(filled);
-    Ok(buf.freeze())
+    read_into(file, BytesMut::zeroed(len), offset)
+}
+
+#[cfg(target_os = "linux")]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    Ok(rustix::io::pread(file, buf, offset)?)
 }
 
 #[cfg(all(unix, not(target_os = "linux")))]
@@ -482,9 +538,85 @@ mod tests {
         assert_eq!(&cold[..], &data[100_000..104_096]);
         match read_cached(&file, 100_000, 4096) {
             Cached::Read(warm) => assert_eq!(&warm[..], &data[100_000..104_096]),
-            Cached::WouldBlock => panic!("a page just read is not in the page cache"),
+            Cached::WouldBlock(_) => panic!("a page just read is not in the page cache"),
             // A filesystem without RWF_NOWAIT: every read takes the hop.
-            Cached::Unsupported => eprintln!("RWF_NOWAIT is not supported here"),
+            Cached::Unsupported(_) => eprintln!("RWF_NOWAIT is not supported here"),
         }
+    }
+
+    /// The capacity of the allocation a chunk keeps alive.
+    fn capacity(chunk: Bytes) -> usize {
+        BytesMut::from(chunk).capacity()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_short_cached_read_does_not_keep_the_whole_chunk_alive() {
+        let (path, data) = TempFile::new("short", 10_000);
+        let file = File::open(&path.0).expect("open");
+        read_at(&file, 0, 10_000).expect("warm the page cache");
+        match read_cached(&file, 9_000, 128 * 1024) {
+            Cached::Read(tail) => {
+                assert_eq!(&tail[..], &data[9_000..]);
+                assert!(
+                    capacity(tail) < 64 * 1024,
+                    "a 1000-byte chunk holds the 128 KiB buffer"
+                );
+            }
+            _ => eprintln!("skipped: RWF_NOWAIT did not read here"),
+        }
+        let tail = read_at(&file, 9_000, 128 * 1024).expect("read");
+        assert_eq!(&tail[..], &data[9_000..]);
+        assert!(
+            capacity(tail) < 64 * 1024,
+            "a pool read's tail holds the whole buffer"
+        );
+        let tail = read_into(&file, BytesMut::zeroed(128 * 1024), 9_000).expect("read");
+        assert_eq!(&tail[..], &data[9_000..]);
+        assert!(
+            capacity(tail) < 64 * 1024,
+            "a reused buffer's tail holds all of it"
+        );
+    }
+
+    /// procfs files refuse `RWF_NOWAIT` (`EOPNOTSUPP`): the first response
+    /// finds out, and no later one, through any clone, asks again.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_refused_nowait_read_is_remembered_by_every_clone() {
+        let file = File::open("/proc/self/stat").expect("open /proc/self/stat");
+        let source = FileSource::from_std_with_len(file, 16);
+        let clone = source.clone();
+        assert!(!clone.nowait_unsupported.load(Ordering::Relaxed));
+        if !matches!(read_cached(&source.file, 0, 16), Cached::Unsupported(_)) {
+            eprintln!("skipped: this kernel reads procfs with RWF_NOWAIT");
+            return;
+        }
+        // The pool read still answers: procfs reads work, only not NOWAIT.
+        let first = read_all(&source, 0, 1).await;
+        assert_eq!(first.len(), 1);
+        assert!(clone.nowait_unsupported.load(Ordering::Relaxed));
+        assert!(source.clone().nowait_unsupported.load(Ordering::Relaxed));
+    }
+
+    /// A read that would block hands its zeroed buffer to the pool read,
+    /// which returns the bytes in it (no second allocation).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_read_that_would_block_reuses_its_buffer_on_the_pool() {
+        let (path, data) = TempFile::new("reuse", 256 * 1024);
+        let file = File::open(&path.0).expect("open");
+        if !evict(&file) {
+            eprintln!("skipped: the temporary directory is on tmpfs");
+            return;
+        }
+        let Cached::WouldBlock(buf) = read_cached(&file, 0, 100_000) else {
+            eprintln!("skipped: the cold read did not report EAGAIN");
+            return;
+        };
+        let address = buf.as_ptr();
+        let chunk = read_into(&file, buf, 0).expect("read");
+        assert_eq!(&chunk[..], &data[..100_000]);
+        assert_eq!(chunk.as_ptr(), address);
     }
 }
