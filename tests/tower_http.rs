@@ -384,14 +384,26 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+const LAST_MODIFIED: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
+
+/// `inner` with a `Last-Modified`, so that `If-Range` can carry a date.
+async fn dated_inner(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = inner(req).await?;
+    response
+        .headers_mut()
+        .insert(header::LAST_MODIFIED, LAST_MODIFIED.parse().unwrap());
+    Ok(response)
+}
+
 /// `EncodingTagLayer`, then `CompressionLayer` (default predicate), then
-/// `RangeLayer`, around `inner` (a 4400-byte text with `ETag: "j1"`).
+/// `RangeLayer`, around `dated_inner` (a 4400-byte text with `ETag: "j1"`
+/// and a `Last-Modified`).
 async fn tagged(headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, Bytes) {
     let service = ServiceBuilder::new()
         .layer(EncodingTagLayer::new())
         .layer(CompressionLayer::new())
         .layer(RangeLayer::new())
-        .service_fn(inner);
+        .service_fn(dated_inner);
     parts(service.oneshot(get_with("/", headers)).await.unwrap()).await
 }
 
@@ -515,6 +527,11 @@ async fn encoding_tag_if_none_match_with_the_suffixed_tag_gets_304() {
         assert_eq!(status, StatusCode::NOT_MODIFIED, "{sent}");
         assert_eq!(headers[header::ETAG], expected, "{sent}");
         assert!(body.is_empty());
+        if expected.ends_with("-gzip\"") {
+            // The Vary the gzip 200 has (RFC 9110 §15.4.5).
+            let vary: Vec<_> = headers.get_all(header::VARY).iter().collect();
+            assert_eq!(vary, ["accept-encoding"], "{sent}");
+        }
     }
     // Another representation's tag: the full gzip 200.
     let (status, headers, _) = tagged(&[GZIP, ("if-none-match", "\"j0-gzip\"")]).await;
@@ -538,4 +555,105 @@ async fn encoding_tag_if_match_passes_whole_and_fails_ranged() {
 
     let (status, _, _) = tagged(&[GZIP, ("if-match", "\"j0-gzip\"")]).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+}
+
+/// A client that would not get gzip gets no `304` for a gzip tag: the
+/// `200` it would get instead is the identity one.
+#[tokio::test]
+async fn encoding_tag_if_none_match_follows_accept_encoding() {
+    for accept_encoding in [
+        None,
+        Some("identity"),
+        Some("deflate"),
+        Some("identity, gzip;q=0.5"),
+    ] {
+        let mut request = vec![("if-none-match", "\"j1-gzip\"")];
+        request.extend(accept_encoding.map(|value| ("accept-encoding", value)));
+        let (status, headers, body) = tagged(&request).await;
+        assert_eq!(status, StatusCode::OK, "{accept_encoding:?}");
+        assert!(headers.get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(headers[header::ETAG], "\"j1\"", "{accept_encoding:?}");
+        assert_eq!(body, text());
+    }
+    // A deflate-only client holding both copies is never told to use gzip.
+    let request = [
+        ("accept-encoding", "deflate"),
+        ("if-none-match", "\"j1-gzip\", \"j1-deflate\""),
+    ];
+    let (_, headers, _) = tagged(&request).await;
+    assert_ne!(headers[header::ETAG], "\"j1-gzip\"");
+    // A browser's list, and a server (this stack) that only makes gzip:
+    // its gzip copy still gets the 304.
+    let request = [
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("if-none-match", "\"j1-gzip\""),
+    ];
+    let (status, headers, _) = tagged(&request).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ETAG], "\"j1-gzip\"");
+    // If-Match the same way: a gzip tag from an identity client fails.
+    let (status, _, _) = tagged(&[("if-match", "\"j1-gzip\"")]).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+}
+
+/// A resume with a date in `If-Range` (what a client without an entity tag
+/// sends, RFC 9110 §13.1.5) from a gzip client: the full gzip `200`, never
+/// identity bytes at an identity offset. An identity client keeps its
+/// date resumes.
+#[tokio::test]
+async fn encoding_tag_gzip_date_resume_gets_the_full_200() {
+    let (_, headers, gzip) = tagged(&[GZIP]).await;
+    assert_eq!(headers[header::LAST_MODIFIED], LAST_MODIFIED);
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+
+    // Without the layer the date matches and the resume splices.
+    let bare = ServiceBuilder::new()
+        .layer(CompressionLayer::new())
+        .layer(RangeLayer::new())
+        .service_fn(dated_inner);
+    let resume = [GZIP, ("if-range", LAST_MODIFIED), ("range", "bytes=40-")];
+    let (status, headers, _) = parts(bare.oneshot(get_with("/", &resume)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+
+    for range in ["bytes=40-", "bytes=0-99,200-"] {
+        let resume = [GZIP, ("if-range", LAST_MODIFIED), ("range", range)];
+        let (status, headers, body) = tagged(&resume).await;
+        assert_eq!(status, StatusCode::OK, "{range}");
+        assert!(headers.get(header::CONTENT_RANGE).is_none(), "{range}");
+        assert_eq!(headers[header::CONTENT_ENCODING], "gzip", "{range}");
+        assert_eq!(headers[header::ETAG], "\"j1-gzip\"", "{range}");
+        assert_eq!(body, gzip, "{range}");
+    }
+
+    for identity_only in [None, Some("identity"), Some("gzip;q=0")] {
+        let mut resume = vec![("if-range", LAST_MODIFIED), ("range", "bytes=40-")];
+        resume.extend(identity_only.map(|value| ("accept-encoding", value)));
+        let (status, headers, body) = tagged(&resume).await;
+        assert_eq!(status, StatusCode::PARTIAL_CONTENT, "{identity_only:?}");
+        assert_eq!(headers[header::CONTENT_RANGE], "bytes 40-4399/4400");
+        assert_eq!(body, text().slice(40..));
+    }
+}
+
+/// An encoded response whose `ETag` cannot be suffixed (here: repeated)
+/// keeps no identity tag at all.
+#[tokio::test]
+async fn encoding_tag_drops_an_etag_it_cannot_suffix() {
+    let service = ServiceBuilder::new()
+        .layer(EncodingTagLayer::new())
+        .layer(CompressionLayer::new())
+        .service_fn(|req| async move {
+            let mut response = inner(req).await?;
+            response
+                .headers_mut()
+                .append(header::ETAG, "\"j1\"".parse().unwrap());
+            Ok::<_, Infallible>(response)
+        });
+    let (status, headers, body) =
+        parts(service.oneshot(get_with("/", &[GZIP])).await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert!(headers.get(header::ETAG).is_none(), "{headers:?}");
+    assert_eq!(gunzip(&body), text());
 }
