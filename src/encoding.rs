@@ -74,6 +74,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::header::single_value;
+
 /// The content codings whose tag suffix is recognized on requests.
 const KNOWN_CODINGS: [&[u8]; 5] = [b"gzip", b"br", b"zstd", b"deflate", b"compress"];
 
@@ -267,7 +269,7 @@ fn tag_response(status: StatusCode, headers: &mut HeaderMap, retag: &[(Vec<u8>, 
         Coding::Named(suffix) => Some(suffix),
     };
     let tagged = suffix.and_then(|suffix| {
-        single(headers, &header::ETAG).and_then(|etag| with_suffix(etag, &suffix))
+        single_value(headers, &header::ETAG).and_then(|etag| with_suffix(etag, &suffix))
     });
     // An encoded response keeps no identity tag: a suffixed one, or none.
     match tagged {
@@ -340,15 +342,6 @@ fn coding_suffix(headers: &HeaderMap) -> Coding {
     }
 }
 
-/// The value of a header that appears exactly once.
-fn single<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => Some(value),
-        _ => None,
-    }
-}
-
 /// `"abc"` → `"abc-gzip"`, `W/"abc"` → `W/"abc-gzip"`; `None` when the
 /// value is not exactly one entity tag.
 fn with_suffix(etag: &HeaderValue, suffix: &[u8]) -> Option<HeaderValue> {
@@ -404,7 +397,7 @@ fn untag_request(headers: &mut HeaderMap) -> Vec<(Vec<u8>, Vec<u8>)> {
 
 /// Whether `If-Range` is exactly one entity tag (not a date, not repeated).
 fn if_range_is_a_tag(headers: &HeaderMap) -> bool {
-    single(headers, &header::IF_RANGE)
+    single_value(headers, &header::IF_RANGE)
         .and_then(|value| split_tag(trim_ows(value.as_bytes())))
         .is_some_and(|(_, _, rest)| rest.is_empty())
 }
@@ -506,7 +499,7 @@ fn retag_not_modified(headers: &mut HeaderMap, retag: &[(Vec<u8>, Vec<u8>)]) {
     if retag.is_empty() {
         return;
     }
-    let Some((weak, current, _)) = single(headers, &header::ETAG)
+    let Some((weak, current, _)) = single_value(headers, &header::ETAG)
         .and_then(|etag| split_tag(trim_ows(etag.as_bytes())))
         .filter(|(_, _, rest)| rest.is_empty())
     else {

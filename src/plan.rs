@@ -25,8 +25,8 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 
 use crate::header::{
-    if_range_matches, match_tag_list, parse_http_date, parse_range, ByteRange, EntityTag,
-    RangeError, RangeSet, TagMatch,
+    if_range_matches, is_multipart_byteranges, match_tag_list, parse_http_date, parse_range,
+    single_value, ByteRange, EntityTag, RangeError, RangeSet, TagMatch,
 };
 use crate::multipart;
 
@@ -316,13 +316,7 @@ impl<'a> ResponseFacts<'a> {
     /// assert!(facts.last_modified.is_some() && facts.etag.is_none());
     /// ```
     pub fn from_headers(status: StatusCode, headers: &'a HeaderMap, length: Option<u64>) -> Self {
-        let single = |name| {
-            let mut values = headers.get_all(name).iter();
-            match (values.next(), values.next()) {
-                (Some(value), None) => Some(value.as_bytes()),
-                _ => None,
-            }
-        };
+        let single = |name| single_value(headers, &name).map(HeaderValue::as_bytes);
         ResponseFacts {
             etag: single(header::ETAG).and_then(EntityTag::parse),
             last_modified: single(header::LAST_MODIFIED).and_then(parse_http_date),
@@ -352,10 +346,9 @@ impl<'a> ResponseFacts<'a> {
             .get_all(header::ACCEPT_RANGES)
             .iter()
             .any(|v| v.as_bytes().eq_ignore_ascii_case(b"none"));
-        let multipart = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
-            let v = v.as_bytes();
-            v.len() >= 20 && v[..20].eq_ignore_ascii_case(b"multipart/byteranges")
-        });
+        let multipart = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| is_multipart_byteranges(value.as_bytes()));
         ResponseFacts {
             status,
             etag: None,

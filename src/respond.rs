@@ -10,7 +10,7 @@ use http::{Response, StatusCode};
 use http_body::Body;
 
 use crate::body::{Parts, RangeBody, Rope, Tail, FRAME_BUDGET};
-use crate::header::{parse_range, ByteRange};
+use crate::header::{is_multipart_byteranges, parse_decimal, parse_range, ByteRange};
 use crate::multipart::Framing;
 use crate::plan::{self, Conditions, Decision, FullReason, Policy, Resolution, ResponseFacts};
 use crate::source::RangeSource;
@@ -270,10 +270,8 @@ impl From<&HeaderMap> for Scanned {
                 framing = true;
             }
         }
-        let multipart = content_type.is_some_and(|value: &HeaderValue| {
-            let value = value.as_bytes();
-            value.len() >= 20 && value[..20].eq_ignore_ascii_case(b"multipart/byteranges")
-        });
+        let multipart = content_type
+            .is_some_and(|value: &HeaderValue| is_multipart_byteranges(value.as_bytes()));
         Scanned {
             declared_length,
             ranges_refused,
@@ -303,11 +301,7 @@ impl Scanned {
 
 /// One more `Content-Length` value: all must be the same decimal number.
 fn add_length(seen: Option<u64>, value: &HeaderValue) -> Result<Option<u64>, ()> {
-    let bytes = value.as_bytes();
-    if bytes.is_empty() || bytes.len() > 19 || !bytes.iter().all(u8::is_ascii_digit) {
-        return Err(());
-    }
-    let parsed = bytes.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let parsed = parse_decimal(value.as_bytes()).ok_or(())?;
     match seen {
         Some(seen) if seen != parsed => Err(()),
         _ => Ok(Some(parsed)),

@@ -15,7 +15,7 @@ use tokio::time::{Instant, Sleep};
 use super::error::{Interruption, ResumeError, ResumeErrorKind, Retry};
 use super::layer::Config;
 use super::service::{Resend, ResendFuture};
-use crate::header::{parse_http_date, EntityTag};
+use crate::header::{parse_decimal, parse_http_date, single_value, EntityTag};
 use crate::BoxError;
 
 pub(crate) type InnerBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -662,7 +662,7 @@ impl ContentRange {
 /// The one `Content-Range` of a `206`; `None` if missing, repeated or
 /// malformed.
 fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
-    let value = single(headers, header::CONTENT_RANGE)?;
+    let value = single_value(headers, &header::CONTENT_RANGE)?;
     parse_content_range(value.as_bytes())
 }
 
@@ -676,11 +676,11 @@ fn parse_content_range(value: &[u8]) -> Option<ContentRange> {
     let slash = rest.iter().position(|&b| b == b'/')?;
     let (range, complete) = (&rest[..slash], &rest[slash + 1..]);
     let dash = range.iter().position(|&b| b == b'-')?;
-    let first = parse_u64(&range[..dash])?;
-    let last = parse_u64(&range[dash + 1..])?;
+    let first = parse_decimal(&range[..dash])?;
+    let last = parse_decimal(&range[dash + 1..])?;
     let complete = match complete {
         b"*" => None,
-        digits => Some(parse_u64(digits)?),
+        digits => Some(parse_decimal(digits)?),
     };
     if last < first || complete.is_some_and(|complete| last >= complete) {
         return None;
@@ -692,33 +692,18 @@ fn parse_content_range(value: &[u8]) -> Option<ContentRange> {
     })
 }
 
-fn parse_u64(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// `Some(None)` without `Content-Length`, `Some(Some(n))` with one valid
 /// value (repeated lines must agree), `None` when it is invalid.
 fn content_length(headers: &HeaderMap) -> Option<Option<u64>> {
     let mut length = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
-        let parsed = parse_u64(value.as_bytes().trim_ascii())?;
+        let parsed = parse_decimal(value.as_bytes().trim_ascii())?;
         if length.is_some_and(|length| length != parsed) {
             return None;
         }
         length = Some(parsed);
     }
     Some(length)
-}
-
-fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&HeaderValue> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (Some(value), None) => Some(value),
-        _ => None,
-    }
 }
 
 /// A `multipart/byteranges` answer (the type and subtype in any case,
@@ -777,14 +762,14 @@ fn coding_name(coding: &str) -> &str {
 /// one, from now. A date in the past is no delay; an unreadable value,
 /// none.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = single(headers, header::RETRY_AFTER)?
+    let value = single_value(headers, &header::RETRY_AFTER)?
         .as_bytes()
         .trim_ascii();
-    if let Some(seconds) = parse_u64(value) {
+    if let Some(seconds) = parse_decimal(value) {
         return Some(Duration::from_secs(seconds));
     }
     let at = parse_http_date(value)?;
-    let now = single(headers, header::DATE)
+    let now = single_value(headers, &header::DATE)
         .and_then(|date| parse_http_date(date.as_bytes()))
         .unwrap_or_else(SystemTime::now);
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -839,10 +824,10 @@ impl IfRangeValidator {
         }
         // RFC 9110 §8.8.2.2: a client may treat Last-Modified as strong when
         // the response's Date is at least one second later.
-        let modified = single(headers, header::LAST_MODIFIED)
+        let modified = single_value(headers, &header::LAST_MODIFIED)
             .and_then(|value| Some((value, parse_http_date(value.as_bytes())?)));
-        let date =
-            single(headers, header::DATE).and_then(|value| parse_http_date(value.as_bytes()));
+        let date = single_value(headers, &header::DATE)
+            .and_then(|value| parse_http_date(value.as_bytes()));
         if let (Some((value, modified)), Some(date)) = (modified, date) {
             if date
                 .duration_since(modified)
