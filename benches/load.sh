@@ -42,7 +42,8 @@
 #              go-file            Go http.ServeContent over *os.File
 #              go-bytes           Go http.ServeContent over bytes.Reader
 #              ceiling            bare hyper, requested bytes from memory (peers)
-#              layer-bytes        serve.rs's /bytes/ handler + RangeLayer, no log (peers)
+#              layer-bytes        serve.rs's /bytes/ handler + RangeLayer on an axum
+#                                 Router (peers)
 #              bare-bytes         the same without RangeLayer (full-1MiB only)
 #              tower-range-file-inline  the same /file/ with serve --inline-io
 #

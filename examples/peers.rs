@@ -11,15 +11,15 @@
 //! | `servedir` | `/NAME` | tower-http's `ServeDir::new(DIR)` (as an axum fallback service) |
 //! | `axum-range` | `/NAME` | axum-range's `Ranged` + `KnownSize` over a `tokio::fs::File` opened per request |
 //! | `ceiling` | `/NAME` | a bare hyper service: the requested length from memory, no real range logic |
-//! | `bare-bytes` | `/bytes/NAME` | the `/bytes/NAME` handler of `examples/serve.rs`, without `RangeLayer` |
+//! | `bare-bytes` | `/bytes/NAME` | the `/bytes/NAME` handler of `examples/serve.rs` on an axum `Router`, without `RangeLayer` |
 //! | `layer-bytes` | `/bytes/NAME` | the same handler and router, with `RangeLayer` |
-//! | `layer-file` | `/file/NAME` | the `/file/NAME` handler of `examples/serve.rs` (`FileSource`), with `RangeLayer` |
+//! | `layer-file` | `/file/NAME` | a `/file/NAME` handler like that of `examples/serve.rs` (`FileSource`, opened per request) on an axum `Router`, with `RangeLayer` |
 //!
-//! `bare-bytes` and `layer-bytes` are the same code but for the layer (and
-//! neither has the request log of `examples/serve.rs`), so comparing them
-//! on requests without `Range` measures what the layer costs a pass-through.
-//! `layer-bytes` and `layer-file` against the example's `/bytes/` and
-//! `/file/` show what the example's per-request log line costs.
+//! `bare-bytes` and `layer-bytes` are the same code but for the layer, so
+//! comparing them on requests without `Range` measures what the layer
+//! costs a pass-through. `examples/serve.rs` dispatches its routes by hand;
+//! `layer-bytes` against its `/bytes/` shows what an axum `Router` costs
+//! on the same handler and layer.
 //!
 //! `ceiling` is the upper bound for a hyper server on this machine: it does
 //! not look at the file system, validators or preconditions. It reads

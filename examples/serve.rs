@@ -26,10 +26,10 @@
 //! shows the browser's range requests (`scripts/check-browser.sh` does that
 //! with headless Chromium).
 //!
-//! `HEAD` works on all of them (axum answers `HEAD` with the `GET` handler);
-//! every other path is a `404`. Every response carries a strong `ETag`
-//! (`"<len hex>-<mtime nanos hex>"`), `Last-Modified` and a `Content-Type`
-//! guessed from the extension. Only `/bytes/` holds a file in memory, so
+//! `HEAD` works on all of them (hyper sends the head of the `GET` answer);
+//! other methods get a `405` and other paths a `404`. Every response
+//! carries a strong `ETag` (`"<len hex>-<mtime nanos hex>"`),
+//! `Last-Modified` and a `Content-Type` guessed from the extension. Only `/bytes/` holds a file in memory, so
 //! files of any size can be served through `/file/` and `/stream/`.
 //!
 //! The server is a hand-written accept loop: `TCP_NODELAY` on every
@@ -47,24 +47,24 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use bytes::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -73,8 +73,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::OnceCell;
+use tower::{Layer as _, Service};
 use tower_range::source::{FileSource, RangeSource};
-use tower_range::RangeLayer;
+use tower_range::{RangeBody, RangeLayer, RangeService};
 
 /// The address used when `--addr` is not given.
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
@@ -477,22 +478,94 @@ fn demo_bytes(len: usize) -> Vec<u8> {
 
 type SharedIndex = Arc<Index>;
 
-/// The application: the index page, three routes per file and a 404
-/// fallback, all behind one [`RangeLayer`], plus a request log outside of
-/// it (so it sees the final status).
-fn router(index: SharedIndex, quiet: bool) -> Router {
-    let app = Router::new()
-        .route("/", get(index_page))
-        .route("/file/{name}", get(serve_file))
-        .route("/bytes/{name}", get(serve_bytes))
-        .route("/stream/{name}", get(serve_stream))
-        .fallback(|| async { not_found() })
-        .with_state(index)
-        .layer(RangeLayer::new());
-    if quiet {
-        app
+/// The application: [`Routes`] behind one [`RangeLayer`], and a request
+/// log outside of it (so it sees the final status) unless `quiet`.
+fn app(index: SharedIndex, quiet: bool) -> App {
+    let ranged = RangeLayer::new().layer(Routes { index });
+    App {
+        ranged,
+        log: !quiet,
+    }
+}
+
+/// The whole server as one tower service, for any request body (no route
+/// reads it): what each connection serves, and what the tests call.
+#[derive(Clone)]
+struct App {
+    ranged: RangeService<Routes>,
+    /// One log line per request (off with `--quiet`).
+    log: bool,
+}
+
+impl<B: Send + 'static> Service<Request<B>> for App {
+    type Response = Response<RangeBody<Body>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request<B>>::poll_ready(&mut self.ranged, cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        if !self.log {
+            return Box::pin(self.ranged.call(request));
+        }
+        let line = RequestLine::of(&request);
+        let response = self.ranged.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            line.print(&response);
+            Ok(response)
+        })
+    }
+}
+
+/// The routes: `/`, `/file/NAME`, `/bytes/NAME`, `/stream/NAME` for `GET`
+/// and `HEAD`, `405` for other methods and `404` for other paths.
+///
+/// Dispatched by hand on the path prefix, not by an axum `Router`: this
+/// server is what `benches/load.sh` measures, and with 1 KiB ranges at
+/// over 100 000 requests per second on 2 cores, axum's routing costs
+/// about a quarter of the throughput (the `layer-bytes` peer, the
+/// `/bytes/` route under an axum `Router`, shows how much), which would
+/// hide what the layer itself costs. `examples/axum.rs` shows the layer on
+/// an axum `Router`, which is one `.layer(RangeLayer::new())`.
+#[derive(Clone)]
+struct Routes {
+    index: SharedIndex,
+}
+
+impl<B> Service<Request<B>> for Routes {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let index = self.index.clone();
+        let (parts, _) = request.into_parts();
+        Box::pin(async move { Ok(route(&index, &parts.method, parts.uri.path()).await) })
+    }
+}
+
+/// Picks the handler for `method` and `path`.
+async fn route(index: &Index, method: &Method, path: &str) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed();
+    }
+    if path == "/" {
+        index_page(index)
+    } else if path.starts_with("/file/") {
+        serve_file(index, path).await
+    } else if path.starts_with("/bytes/") {
+        serve_bytes(index, path).await
+    } else if path.starts_with("/stream/") {
+        serve_stream(index, path).await
     } else {
-        app.layer(middleware::from_fn(log_request))
+        not_found()
     }
 }
 
@@ -503,8 +576,8 @@ fn router(index: SharedIndex, quiet: bool) -> Router {
 /// runtime thread, or with one hop to the blocking pool when the bytes are
 /// not in memory. So a request for a warm file costs no blocking-pool hop,
 /// and one for a cold file one (two when the cache opens the file again).
-async fn serve_file(State(index): State<SharedIndex>, request: Request) -> Response {
-    let Some((name, entry)) = index.lookup(request.uri().path(), "/file/") else {
+async fn serve_file(index: &Index, path: &str) -> Response {
+    let Some((name, entry)) = index.lookup(path, "/file/") else {
         return not_found();
     };
     let opened = match index.open_cached(entry).await {
@@ -647,8 +720,8 @@ fn percent_decode(text: &str) -> Option<String> {
 /// `/bytes/NAME`: the whole file as one `Bytes`, read on first use and kept
 /// for the life of the server, with its validators formatted once. The
 /// layer slices it without copying.
-async fn serve_bytes(State(index): State<SharedIndex>, request: Request) -> Response {
-    let Some((name, entry)) = index.lookup(request.uri().path(), "/bytes/") else {
+async fn serve_bytes(index: &Index, path: &str) -> Response {
+    let Some((name, entry)) = index.lookup(path, "/bytes/") else {
         return not_found();
     };
     let loaded = entry.loaded.get_or_try_init(|| load(entry.path.clone()));
@@ -699,8 +772,8 @@ async fn load(path: PathBuf) -> io::Result<Loaded> {
 /// cannot seek and does not know its length; the `Content-Length` header
 /// says it. For a range the layer skips the bytes before it and stops
 /// reading after it (there is no source to seek in).
-async fn serve_stream(State(index): State<SharedIndex>, request: Request) -> Response {
-    let Some((name, entry)) = index.lookup(request.uri().path(), "/stream/") else {
+async fn serve_stream(index: &Index, path: &str) -> Response {
+    let Some((name, entry)) = index.lookup(path, "/stream/") else {
         return not_found();
     };
     let opened = async {
@@ -753,6 +826,16 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "404 Not Found\n").into_response()
 }
 
+/// Every route answers `GET` and `HEAD` only.
+fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [(header::ALLOW, "GET, HEAD")],
+        "405 Method Not Allowed\n",
+    )
+        .into_response()
+}
+
 /// A file that cannot be read: `404` when it is gone, else `500`.
 fn io_error(name: &str, error: io::Error) -> Response {
     eprintln!("{name}: {error}");
@@ -767,42 +850,46 @@ fn io_error(name: &str, error: io::Error) -> Response {
     }
 }
 
-/// Logs one line per request: method, path, `Range` and the conditional
-/// headers, and what was answered.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let version = request.version();
-    // `Range` and the preconditions that decide how it is answered (a
-    // browser revalidating its cached part of a video sends `If-None-Match`
-    // with its `Range`, and a 304 is the right answer).
-    let mut range = String::new();
-    for name in [
-        header::RANGE,
-        header::IF_RANGE,
-        header::IF_MATCH,
-        header::IF_NONE_MATCH,
-        header::IF_MODIFIED_SINCE,
-        header::IF_UNMODIFIED_SINCE,
-    ] {
-        if let Some(value) = request.headers().get(&name) {
-            let value = value.to_str().unwrap_or("<not ASCII>");
-            let _ = write!(range, " {name}={value}");
+/// What the request log says of a request, taken before the request goes
+/// in: method, URI, version, `Range` and the preconditions that decide how
+/// it is answered (a browser revalidating its cached part of a video sends
+/// `If-None-Match` with its `Range`, and a 304 is the right answer).
+struct RequestLine(String);
+
+impl RequestLine {
+    fn of<B>(request: &Request<B>) -> RequestLine {
+        let mut line = format!(
+            "{} {} {:?}",
+            request.method(),
+            request.uri(),
+            request.version()
+        );
+        for name in [
+            header::RANGE,
+            header::IF_RANGE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            header::IF_UNMODIFIED_SINCE,
+        ] {
+            if let Some(value) = request.headers().get(&name) {
+                let value = value.to_str().unwrap_or("<not ASCII>");
+                let _ = write!(line, " {name}={value}");
+            }
         }
+        RequestLine(line)
     }
-    let response = next.run(request).await;
-    let status = response.status();
-    let detail = response
-        .headers()
-        .get(header::CONTENT_RANGE)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| format!(" ({value})"))
-        .unwrap_or_default();
-    eprintln!(
-        "{method} {uri} {version:?}{range} -> {}{detail}",
-        status.as_u16()
-    );
-    response
+
+    /// Prints the line with the status answered and its `Content-Range`.
+    fn print<B>(self, response: &Response<B>) {
+        let detail = response
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| format!(" ({value})"))
+            .unwrap_or_default();
+        eprintln!("{} -> {}{detail}", self.0, response.status().as_u16());
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -835,7 +922,7 @@ so seeking in them sends range requests (see the server's log).</p>
 /// `/`: the files with their sizes and links to their three URLs, and a
 /// player for media a browser plays: `<video>` for WebM and MP4, `<audio>`
 /// for audio. Names are percent-encoded in URLs and escaped in text.
-async fn index_page(State(index): State<SharedIndex>) -> Response {
+fn index_page(index: &Index) -> Response {
     let mut html = String::from(INDEX_HEAD);
     if index.files.is_empty() {
         html.push_str("<p>No files to serve.</p>\n");
@@ -984,7 +1071,7 @@ async fn run(args: Args) -> io::Result<()> {
         }
     });
 
-    let app = router(index, args.quiet);
+    let app = app(index, args.quiet);
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
 
@@ -1192,7 +1279,7 @@ mod tests {
         dir
     }
 
-    async fn get(app: Router, path: &str, range: Option<&str>) -> (StatusCode, String, String) {
+    async fn get(app: App, path: &str, range: Option<&str>) -> (StatusCode, String, String) {
         let mut request = Request::builder().uri(path);
         if let Some(range) = range {
             request = request.header(header::RANGE, range);
@@ -1217,7 +1304,7 @@ mod tests {
     #[tokio::test]
     async fn index_page_lists_files_with_players_and_escaped_names() {
         let dir = media_dir("index");
-        let app = router(Arc::new(Index::scan(&dir).unwrap()), true);
+        let app = app(Arc::new(Index::scan(&dir).unwrap()), true);
         let (status, content_type, html) = get(app, "/", None).await;
         std::fs::remove_dir_all(&dir).unwrap();
 
@@ -1244,7 +1331,7 @@ mod tests {
     #[tokio::test]
     async fn index_page_and_video_go_through_the_range_layer() {
         let dir = media_dir("ranges");
-        let app = router(Arc::new(Index::scan(&dir).unwrap()), true);
+        let app = app(Arc::new(Index::scan(&dir).unwrap()), true);
         let (status, _, head) = get(app.clone(), "/", Some("bytes=0-14")).await;
         assert_eq!(
             (status, head.as_str()),
@@ -1285,7 +1372,7 @@ mod tests {
     async fn a_deleted_file_is_closed_when_its_reopen_fails() {
         let dir = media_dir("deleted");
         let index = Arc::new(Index::scan(&dir).unwrap());
-        let app = router(index.clone(), true);
+        let app = app(index.clone(), true);
         let (status, _, _) = get(app.clone(), "/file/song.mp3", None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(is_cached(&index, "song.mp3"));
@@ -1323,7 +1410,7 @@ mod tests {
         let mut index = Index::scan(&dir).unwrap();
         index.max_open_files = 1;
         let index = Arc::new(index);
-        let app = router(index.clone(), true);
+        let app = app(index.clone(), true);
         for name in ["data.bin", "song.mp3"] {
             let (status, _, _) = get(app.clone(), &format!("/file/{name}"), None).await;
             assert_eq!(status, StatusCode::OK, "{name}");
