@@ -1355,6 +1355,54 @@ mod tests {
         assert_eq!(body, DEMO_VIDEO[100..]);
     }
 
+    /// The hand-written dispatch: every route for GET and HEAD (with and
+    /// without the log), 405 for other methods, 404 for other paths and
+    /// names, and a percent-encoded name found.
+    #[tokio::test]
+    async fn routes_dispatch_on_method_and_path() {
+        let dir = media_dir("routes");
+        let index = Arc::new(Index::scan(&dir).unwrap());
+        let video = "/file/%3Cclip%3E%20%26%20%22more%22.webm";
+        let cases: [(&str, &str, u16, &[u8]); 16] = [
+            ("GET", "/file/song.mp3", 206, b"really"),
+            ("GET", "/bytes/song.mp3", 206, b"really"),
+            ("GET", "/stream/song.mp3", 206, b"really"),
+            ("GET", "/", 206, b"CTYPE "),
+            ("GET", video, 206, &DEMO_VIDEO[4..10]),
+            ("HEAD", "/file/song.mp3", 206, b""),
+            ("HEAD", "/bytes/song.mp3", 206, b""),
+            ("HEAD", "/stream/song.mp3", 206, b""),
+            ("POST", "/file/song.mp3", 405, b"405 Method Not Allowed\n"),
+            ("DELETE", "/", 405, b"405 Method Not Allowed\n"),
+            ("GET", "/file/", 404, b"404 Not Found\n"),
+            ("GET", "/file/nope.bin", 404, b"404 Not Found\n"),
+            ("GET", "/files/song.mp3", 404, b"404 Not Found\n"),
+            ("GET", "/song.mp3", 404, b"404 Not Found\n"),
+            ("GET", "/bytes/song.mp3/", 404, b"404 Not Found\n"),
+            ("GET", "/stream/song%2", 404, b"404 Not Found\n"),
+        ];
+        for quiet in [true, false] {
+            let app = app(index.clone(), quiet);
+            for (method, path, status, body) in cases {
+                let request = Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header(header::RANGE, "bytes=4-9")
+                    .body(Body::empty())
+                    .unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                let what = format!("{method} {path} (quiet: {quiet})");
+                assert_eq!(response.status().as_u16(), status, "{what}");
+                if status == 405 {
+                    assert_eq!(response.headers()[header::ALLOW], "GET, HEAD", "{what}");
+                }
+                let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(&bytes[..], body, "{what}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Makes the entry's cached handle look older than [`OPEN_FILE_VALID`].
     fn age(entry: &Entry) {
         let mut cached = entry.opened.lock().unwrap();
