@@ -10,7 +10,7 @@
 #   CONNECTIONS [32]   wrk connections; THREADS [2] wrk threads
 #   ROUNDS [3]         layer-bytes/bare-bytes full-GET runs, alternated; the
 #                      median is reported (the pass-through ratio is small)
-#   BASE_PORT [18400]  targets listen on BASE_PORT .. BASE_PORT+8 (127.0.0.1)
+#   BASE_PORT [18400]  targets listen on BASE_PORT .. BASE_PORT+9 (127.0.0.1)
 #   VERIFY [0]         1: wrk also checks every status in Lua (costs client CPU)
 #   SKIP_BUILD [0]     1: use the binaries already in target/
 #   TARGETS [all]      space-separated targets to run (names below), e.g.
@@ -46,6 +46,9 @@
 #                                 Router (peers)
 #              bare-bytes         the same without RangeLayer (full-1MiB only)
 #              tower-range-file-inline  the same /file/ with serve --inline-io
+#              tower-range-mmap   RangeLayer over the file memory-mapped as one
+#                                 Bytes (peers layer-mmap; needs files that
+#                                 never shrink, see examples/peers.rs)
 #
 # Before each timed run one curl request checks the answer (status, the
 # bytes against the file, multipart/byteranges); a target that answers
@@ -199,6 +202,7 @@ P_CEILING=$((BASE_PORT + 5))
 P_LAYER=$((BASE_PORT + 6))
 P_BARE=$((BASE_PORT + 7))
 P_LAYER_FILE=$((BASE_PORT + 8))
+P_MMAP=$((BASE_PORT + 9))
 for port in $(seq "$BASE_PORT" $((BASE_PORT + 8))); do
     if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
         die "port $port is in use (set BASE_PORT)"
@@ -238,13 +242,14 @@ say "== start servers"
 start serve "$LOGS/server-serve.log" "$SERVE" --quiet --addr "127.0.0.1:$P_SERVE" "$DATA"
 start serve-inline "$LOGS/server-serve-inline.log" \
     "$SERVE" --quiet --inline-io --addr "127.0.0.1:$P_LAYER_FILE" "$DATA"
-for kind in servedir axum-range ceiling layer-bytes bare-bytes; do
+for kind in servedir axum-range ceiling layer-bytes bare-bytes layer-mmap; do
     case $kind in
         servedir) port=$P_SERVEDIR ;;
         axum-range) port=$P_AXUM_RANGE ;;
         ceiling) port=$P_CEILING ;;
         layer-bytes) port=$P_LAYER ;;
         bare-bytes) port=$P_BARE ;;
+        layer-mmap) port=$P_MMAP ;;
     esac
     start "$kind" "$LOGS/server-$kind.log" "$PEERS" --addr "127.0.0.1:$port" --kind "$kind" "$DATA"
 done
@@ -290,6 +295,7 @@ ready ceiling "http://127.0.0.1:$P_CEILING/small.bin"
 ready layer-bytes "http://127.0.0.1:$P_LAYER/bytes/small.bin"
 ready bare-bytes "http://127.0.0.1:$P_BARE/bytes/small.bin"
 ready serve-inline "http://127.0.0.1:$P_LAYER_FILE/file/small.bin"
+ready layer-mmap "http://127.0.0.1:$P_MMAP/small.bin"
 [ "$HAVE_GO" = 1 ] && ready go "http://127.0.0.1:$P_GO/file/small.bin"
 [ "$HAVE_NGINX" = 1 ] && ready nginx "http://127.0.0.1:$P_NGINX/small.bin"
 
@@ -308,6 +314,7 @@ url_of() {
         layer-bytes) echo "http://127.0.0.1:$P_LAYER/bytes/$name" ;;
         bare-bytes) echo "http://127.0.0.1:$P_BARE/bytes/$name" ;;
         tower-range-file-inline) echo "http://127.0.0.1:$P_LAYER_FILE/file/$name" ;;
+        tower-range-mmap) echo "http://127.0.0.1:$P_MMAP/$name" ;;
     esac
 }
 
@@ -484,7 +491,7 @@ measure() {
     echo "$scenario,$target,$R_rps,$R_p50_ms,$R_p99_ms,$R_non2xx,$verdict,$R_other_cpu"
 }
 
-RANGE_TARGETS=${TARGETS:-"tower-range-file tower-range-file-inline tower-range-bytes servedir axum-range nginx go-file go-bytes ceiling layer-bytes"}
+RANGE_TARGETS=${TARGETS:-"tower-range-file tower-range-file-inline tower-range-mmap tower-range-bytes servedir axum-range nginx go-file go-bytes ceiling layer-bytes"}
 started=$(date +%s)
 for scenario in ${SCENARIOS:-range-1KiB range-64KiB multipart full-1MiB}; do
     case $scenario in

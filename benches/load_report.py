@@ -21,6 +21,7 @@ TARGETS = [
     ("go-bytes", "Go ServeContent bytes.Reader"),
     ("ceiling", "ceiling (bare hyper)"),
     ("tower-range-file-inline", "tower-range /file/ --inline-io"),
+    ("tower-range-mmap", "tower-range, memory-mapped file (peers)"),
     ("layer-bytes", "layer-bytes (serve.rs /bytes/ handler, peers)"),
     ("bare-bytes", "bare-bytes (no layer)"),
 ]
@@ -34,6 +35,7 @@ RATIOS = [
     ("tower-range-file-inline", "nginx", "/file/ --inline-io vs nginx"),
     ("tower-range-file-inline", "servedir", "/file/ --inline-io vs ServeDir"),
     ("tower-range-file-inline", "go-file", "/file/ --inline-io vs Go os.File"),
+    ("tower-range-mmap", "nginx", "mapped file vs nginx"),
     ("layer-bytes", "ceiling", "layer-bytes vs ceiling"),
     ("layer-bytes", "bare-bytes", "layer-bytes vs bare-bytes"),
 ]

@@ -13,6 +13,7 @@
 //! | `ceiling` | `/NAME` | a bare hyper service: the requested length from memory, no real range logic |
 //! | `bare-bytes` | `/bytes/NAME` | the `/bytes/NAME` handler of `examples/serve.rs` on an axum `Router`, without `RangeLayer` |
 //! | `layer-bytes` | `/bytes/NAME` | the same handler and router, with `RangeLayer` |
+//! | `layer-mmap` | `/NAME` | each file memory-mapped once (`memmap2`) as one `Bytes`, a plain tower service with `RangeLayer` (no axum) |
 //! | `layer-file` | `/file/NAME` | a `/file/NAME` handler like that of `examples/serve.rs` (`FileSource`, opened per request) on an axum `Router`, with `RangeLayer` |
 //!
 //! `bare-bytes` and `layer-bytes` are the same code but for the layer, so
@@ -20,6 +21,14 @@
 //! costs a pass-through. `examples/serve.rs` dispatches its routes by hand;
 //! `layer-bytes` against its `/bytes/` shows what an axum `Router` costs
 //! on the same handler and layer.
+//!
+//! `layer-mmap` is what a server can do when it may promise that its files
+//! never shrink while it runs: the page cache itself becomes the body, and
+//! the layer slices it without a copy, where [`FileSource`] copies each
+//! range out of the page cache with `pread`. Mapping is `unsafe` for that
+//! reason (a file truncated under a mapping turns a read of the lost pages
+//! into `SIGBUS`, which kills the process), which is why the crate does not
+//! do it; see the README's Performance section.
 //!
 //! `ceiling` is the upper bound for a hyper server on this machine: it does
 //! not look at the file system, validators or preconditions. It reads
@@ -89,6 +98,7 @@ enum Kind {
     BareBytes,
     LayerBytes,
     LayerFile,
+    LayerMmap,
 }
 
 impl Kind {
@@ -100,6 +110,7 @@ impl Kind {
             "bare-bytes" => Kind::BareBytes,
             "layer-bytes" => Kind::LayerBytes,
             "layer-file" => Kind::LayerFile,
+            "layer-mmap" => Kind::LayerMmap,
             _ => return None,
         })
     }
@@ -115,7 +126,7 @@ const USAGE: &str = "\
 Usage: peers --addr ADDR --kind KIND DIR
 
 KIND is one of: servedir, axum-range, ceiling, bare-bytes, layer-bytes,
-layer-file
+layer-file, layer-mmap
 (see the top comment of examples/peers.rs). Stop with Ctrl-C.";
 
 fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Args, String> {
@@ -460,6 +471,76 @@ async fn serve_axum_range(
 }
 
 // ---------------------------------------------------------------------------
+// layer-mmap
+// ---------------------------------------------------------------------------
+
+/// A file of DIR as the layer's inner service answers it: the mapped bytes
+/// and their headers, made once.
+struct Mapped {
+    bytes: Bytes,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
+}
+
+/// Maps every regular file of DIR (pages prefaulted, so no request takes
+/// a page fault on a warm cache).
+fn map_all(dir: &FsPath) -> io::Result<HashMap<String, Mapped>> {
+    let mut files = HashMap::new();
+    for item in std::fs::read_dir(dir)? {
+        let item = item?;
+        let path = item.path();
+        let (Ok(name), true) = (item.file_name().into_string(), path.is_file()) else {
+            continue;
+        };
+        let file = std::fs::File::open(&path)?;
+        let meta = file.metadata()?;
+        // An empty file cannot be mapped; it is an empty body.
+        let bytes = if meta.len() == 0 {
+            Bytes::new()
+        } else {
+            // SAFETY: the mapping is only sound while nobody truncates the
+            // file: load.sh writes its files before starting this server
+            // and never touches them again. A server that cannot promise
+            // that must not map (it would die of SIGBUS), and should serve
+            // a FileSource instead.
+            let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
+            Bytes::from_owner(map)
+        };
+        let meta = Meta {
+            len: bytes.len() as u64,
+            mtime: meta.modified().unwrap_or(UNIX_EPOCH),
+        };
+        let mapped = Mapped {
+            bytes,
+            etag: meta.etag(),
+            last_modified: meta.last_modified(),
+        };
+        files.insert(name, mapped);
+    }
+    Ok(files)
+}
+
+/// `/NAME`: the mapped file as a `200` with its validators; the layer does
+/// the rest.
+fn serve_mapped(files: &HashMap<String, Mapped>, path: &str) -> Response<Full<Bytes>> {
+    let Some(file) = path.strip_prefix('/').and_then(|name| files.get(name)) else {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"404 Not Found\n")));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    };
+    let mut response = Response::new(Full::new(file.bytes.clone()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.bytes.len()));
+    headers.insert(header::ETAG, file.etag.clone());
+    headers.insert(header::LAST_MODIFIED, file.last_modified.clone());
+    response
+}
+
+// ---------------------------------------------------------------------------
 // ceiling
 // ---------------------------------------------------------------------------
 
@@ -610,6 +691,18 @@ async fn run(args: Args) -> io::Result<()> {
             let app = bytes_router(&dir, kind == Kind::LayerBytes)?;
             announce(&listener, kind)?;
             serve(listener, app).await
+        }
+        Kind::LayerMmap => {
+            let files = Arc::new(map_all(&dir)?);
+            let service = tower::service_fn(move |request: Request<Incoming>| {
+                let response = serve_mapped(&files, request.uri().path());
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let service = tower::ServiceBuilder::new()
+                .layer(RangeLayer::new())
+                .service(service);
+            announce(&listener, kind)?;
+            serve(listener, service).await
         }
         Kind::LayerFile => {
             let app = file_router(&dir)?;
