@@ -30,7 +30,7 @@ TARGETS = [
     ("tower-range-file-inline", "/file/ inline", "tower-range /file/ with --inline-io", "#ff9896"),
     ("tower-range-mmap", "mapped", "tower-range over a memory-mapped file (peers layer-mmap)", "#e377c2"),
     ("tower-range-bytes", "/bytes/", "tower-range /bytes/ (Bytes)", "#ff7f0e"),
-    ("layer-bytes", "layer-bytes", "layer-bytes (the /bytes/ handler in peers.rs)", "#ffbb78"),
+    ("layer-bytes", "layer-bytes", "layer-bytes (the /bytes/ handler and layer under an axum Router)", "#ffbb78"),
     ("bare-bytes", "bare-bytes", "bare-bytes (layer-bytes without RangeLayer)", "#8c564b"),
     ("servedir", "ServeDir", "tower-http ServeDir", "#1f77b4"),
     ("axum-range", "axum-range", "axum-range", "#17becf"),

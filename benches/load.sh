@@ -2,7 +2,7 @@
 # Loopback load benchmark: tower-range against the other ways of serving
 # byte ranges, the same wrk requests against every target.
 #
-#   benches/load.sh                      # about 8 minutes with the defaults
+#   benches/load.sh                      # about 10 minutes with the defaults
 #   DURATION=5s ROUNDS=1 benches/load.sh # quicker, noisier
 #
 # Environment (defaults in brackets):

@@ -22,7 +22,7 @@ TARGETS = [
     ("ceiling", "ceiling (bare hyper)"),
     ("tower-range-file-inline", "tower-range /file/ --inline-io"),
     ("tower-range-mmap", "tower-range, memory-mapped file (peers)"),
-    ("layer-bytes", "layer-bytes (serve.rs /bytes/ handler, peers)"),
+    ("layer-bytes", "layer-bytes (/bytes/ under an axum Router)"),
     ("bare-bytes", "bare-bytes (no layer)"),
 ]
 RATIOS = [
