@@ -26,10 +26,11 @@
 //! shows the browser's range requests (`scripts/check-browser.sh` does that
 //! with headless Chromium).
 //!
-//! `HEAD` works on all of them (hyper sends the head of the `GET` answer);
-//! other methods get a `405` and other paths a `404`. Every response
-//! carries a strong `ETag` (`"<len hex>-<mtime nanos hex>"`),
-//! `Last-Modified` and a `Content-Type` guessed from the extension. Only `/bytes/` holds a file in memory, so
+//! `HEAD` works on all of them (the head of the `GET` answer, with its
+//! `Content-Length`, over HTTP/1.1 and h2c); other methods get a `405` and
+//! other paths a `404`. Every response carries a strong `ETag`
+//! (`"<len hex>-<mtime nanos hex>"`), `Last-Modified` and a `Content-Type`
+//! guessed from the extension. Only `/bytes/` holds a file in memory, so
 //! files of any size can be served through `/file/` and `/stream/`.
 //!
 //! The server is a hand-written accept loop: `TCP_NODELAY` on every
@@ -473,7 +474,7 @@ fn demo_bytes(len: usize) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------------
-// Handlers and router
+// The service and its handlers
 // ---------------------------------------------------------------------------
 
 type SharedIndex = Arc<Index>;
@@ -507,17 +508,35 @@ impl<B: Send + 'static> Service<Request<B>> for App {
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if !self.log {
-            return Box::pin(self.ranged.call(request));
-        }
-        let line = RequestLine::of(&request);
+        let head = request.method() == Method::HEAD;
+        let line = self.log.then(|| RequestLine::of(&request));
         let response = self.ranged.call(request);
         Box::pin(async move {
-            let response = response.await?;
-            line.print(&response);
+            let mut response = response.await?;
+            if head {
+                response = without_body(response);
+            }
+            if let Some(line) = line {
+                line.print(&response);
+            }
             Ok(response)
         })
     }
+}
+
+/// The answer to a `HEAD`: the `GET`'s head, with its `Content-Length`
+/// when the body knows its size, and no body. The routes answer `HEAD`
+/// with their `GET` answer (as axum does), and hyper drops that body over
+/// HTTP/1.1 but would send it over HTTP/2.
+fn without_body(response: Response<RangeBody<Body>>) -> Response<RangeBody<Body>> {
+    let (mut head, body) = response.into_parts();
+    if !head.headers.contains_key(header::CONTENT_LENGTH) {
+        if let Some(len) = http_body::Body::size_hint(&body).exact() {
+            head.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
+    }
+    Response::from_parts(head, RangeBody::default())
 }
 
 /// The routes: `/`, `/file/NAME`, `/bytes/NAME`, `/stream/NAME` for `GET`
@@ -551,22 +570,38 @@ impl<B> Service<Request<B>> for Routes {
     }
 }
 
-/// Picks the handler for `method` and `path`.
+/// Picks the handler for `path`, then checks `method`: `404` for a path
+/// no route has, `405` for a method other than `GET` and `HEAD` on one
+/// that has a route (as an axum `Router` answers).
 async fn route(index: &Index, method: &Method, path: &str) -> Response {
+    let handler = if path == "/" {
+        Handler::Index
+    } else if path.starts_with("/file/") {
+        Handler::File
+    } else if path.starts_with("/bytes/") {
+        Handler::Bytes
+    } else if path.starts_with("/stream/") {
+        Handler::Stream
+    } else {
+        return not_found();
+    };
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed();
     }
-    if path == "/" {
-        index_page(index)
-    } else if path.starts_with("/file/") {
-        serve_file(index, path).await
-    } else if path.starts_with("/bytes/") {
-        serve_bytes(index, path).await
-    } else if path.starts_with("/stream/") {
-        serve_stream(index, path).await
-    } else {
-        not_found()
+    match handler {
+        Handler::Index => index_page(index),
+        Handler::File => serve_file(index, path).await,
+        Handler::Bytes => serve_bytes(index, path).await,
+        Handler::Stream => serve_stream(index, path).await,
     }
+}
+
+/// The routes of [`route`].
+enum Handler {
+    Index,
+    File,
+    Bytes,
+    Stream,
 }
 
 /// `/file/NAME`: a [`FileSource`] from the open-file cache (opened again
@@ -882,13 +917,18 @@ impl RequestLine {
 
     /// Prints the line with the status answered and its `Content-Range`.
     fn print<B>(self, response: &Response<B>) {
+        eprintln!("{}", self.finish(response));
+    }
+
+    /// The whole line: `scripts/check-browser.sh` parses it.
+    fn finish<B>(self, response: &Response<B>) -> String {
         let detail = response
             .headers()
             .get(header::CONTENT_RANGE)
             .and_then(|value| value.to_str().ok())
             .map(|value| format!(" ({value})"))
             .unwrap_or_default();
-        eprintln!("{} -> {}{detail}", self.0, response.status().as_u16());
+        format!("{} -> {}{detail}", self.0, response.status().as_u16())
     }
 }
 
@@ -1263,6 +1303,7 @@ fn percent_encode(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body::Body as _;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -1363,7 +1404,7 @@ mod tests {
         let dir = media_dir("routes");
         let index = Arc::new(Index::scan(&dir).unwrap());
         let video = "/file/%3Cclip%3E%20%26%20%22more%22.webm";
-        let cases: [(&str, &str, u16, &[u8]); 16] = [
+        let cases: [(&str, &str, u16, &[u8]); 20] = [
             ("GET", "/file/song.mp3", 206, b"really"),
             ("GET", "/bytes/song.mp3", 206, b"really"),
             ("GET", "/stream/song.mp3", 206, b"really"),
@@ -1380,6 +1421,15 @@ mod tests {
             ("GET", "/song.mp3", 404, b"404 Not Found\n"),
             ("GET", "/bytes/song.mp3/", 404, b"404 Not Found\n"),
             ("GET", "/stream/song%2", 404, b"404 Not Found\n"),
+            ("GET", "/file/song.mp3?x=1", 206, b"really"),
+            ("HEAD", "/nope", 404, b""),
+            ("POST", "/nope", 404, b"404 Not Found\n"),
+            (
+                "OPTIONS",
+                "/bytes/song.mp3",
+                405,
+                b"405 Method Not Allowed\n",
+            ),
         ];
         for quiet in [true, false] {
             let app = app(index.clone(), quiet);
@@ -1401,6 +1451,72 @@ mod tests {
             }
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A `HEAD` without `Range` is a `200` with the `GET`'s headers,
+    /// `Content-Length` included, and no body on every route: the layer
+    /// passes it through, and hyper would send the body of a `HEAD` over
+    /// HTTP/2 (a protocol error for the client).
+    #[tokio::test]
+    async fn head_without_range_has_the_length_and_no_body() {
+        let dir = media_dir("head");
+        let index = Arc::new(Index::scan(&dir).unwrap());
+        let index_len = index_page(&index)
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .len();
+        for quiet in [true, false] {
+            let app = app(index.clone(), quiet);
+            for (path, len) in [
+                ("/file/song.mp3", 14),
+                ("/bytes/song.mp3", 14),
+                ("/stream/song.mp3", 14),
+                ("/", index_len),
+            ] {
+                let request = Request::head(path).body(Body::empty()).unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
+                assert_eq!(
+                    response.headers()[header::CONTENT_LENGTH],
+                    len.to_string().as_str(),
+                    "{path}"
+                );
+                assert_eq!(response.headers()[header::ACCEPT_RANGES], "bytes", "{path}");
+                assert!(response.body().is_end_stream(), "{path}: a body for HEAD");
+                assert_eq!(response.body().size_hint().exact(), Some(0), "{path}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The log line, in the shape `scripts/check-browser.sh` parses.
+    #[test]
+    fn request_line_says_request_headers_and_answer() {
+        let request = Request::get("/file/demo.webm?t=1")
+            .header(header::RANGE, "bytes=35339-")
+            .header(header::IF_RANGE, "\"3d836-1\"")
+            .header(header::USER_AGENT, "not logged")
+            .body(())
+            .unwrap();
+        let response = Response::builder()
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, "bytes 35339-229375/229376")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            RequestLine::of(&request).finish(&response),
+            "GET /file/demo.webm?t=1 HTTP/1.1 range=bytes=35339- if-range=\"3d836-1\" \
+             -> 206 (bytes 35339-229375/229376)"
+        );
+        let request = Request::head("/").body(()).unwrap();
+        let response = Response::new(());
+        assert_eq!(
+            RequestLine::of(&request).finish(&response),
+            "HEAD / HTTP/1.1 -> 200"
+        );
     }
 
     /// Makes the entry's cached handle look older than [`OPEN_FILE_VALID`].
