@@ -24,7 +24,7 @@ SCENARIOS = [
     ("full-1MiB", "full GET, 1 MiB, no Range"),
 ]
 # Target, short label (under the bar), legend label, color: tower-range in
-# warm colors, its no-log twins lighter.
+# warm colors, its variants lighter.
 TARGETS = [
     ("tower-range-file", "/file/", "tower-range /file/ (FileSource)", "#d62728"),
     ("tower-range-file-inline", "/file/ inline", "tower-range /file/ with --inline-io", "#ff9896"),

@@ -47,8 +47,9 @@
 #              bare-bytes         the same without RangeLayer (full-1MiB only)
 #              tower-range-file-inline  the same /file/ with serve --inline-io
 #              tower-range-mmap   RangeLayer over the file memory-mapped as one
-#                                 Bytes (peers layer-mmap; needs files that
-#                                 never shrink, see examples/peers.rs)
+#                                 Bytes (peers layer-mmap; only for files
+#                                 nobody writes or truncates while mapped,
+#                                 see examples/peers.rs)
 #
 # Before each timed run one curl request checks the answer (status, the
 # bytes against the file, multipart/byteranges); a target that answers
@@ -203,7 +204,7 @@ P_LAYER=$((BASE_PORT + 6))
 P_BARE=$((BASE_PORT + 7))
 P_LAYER_FILE=$((BASE_PORT + 8))
 P_MMAP=$((BASE_PORT + 9))
-for port in $(seq "$BASE_PORT" $((BASE_PORT + 8))); do
+for port in $(seq "$BASE_PORT" $((BASE_PORT + 9))); do
     if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
         die "port $port is in use (set BASE_PORT)"
     fi

@@ -22,12 +22,13 @@
 //! `layer-bytes` against its `/bytes/` shows what an axum `Router` costs
 //! on the same handler and layer.
 //!
-//! `layer-mmap` is what a server can do when it may promise that its files
-//! never shrink while it runs: the page cache itself becomes the body, and
-//! the layer slices it without a copy, where [`FileSource`] copies each
-//! range out of the page cache with `pread`. Mapping is `unsafe` for that
-//! reason (a file truncated under a mapping turns a read of the lost pages
-//! into `SIGBUS`, which kills the process), which is why the crate does not
+//! `layer-mmap` is what a server can do when it may promise that nobody
+//! writes to or truncates its files while it runs: the page cache itself
+//! becomes the body, and the layer slices it without a copy, where
+//! [`FileSource`] copies each range out of the page cache with `pread`.
+//! Mapping is `unsafe` for that reason (a read of pages a truncation
+//! removed is a `SIGBUS`, which kills the process; a write changes the
+//! bytes under validators made before it), which is why the crate does not
 //! do it; see the README's Performance section.
 //!
 //! `ceiling` is the upper bound for a hyper server on this machine: it does
@@ -222,9 +223,12 @@ impl Meta {
     }
 }
 
+/// A file in memory with its validators, formatted once (as
+/// `examples/serve.rs` does).
 struct Loaded {
     bytes: Bytes,
-    meta: Meta,
+    etag: HeaderValue,
+    last_modified: HeaderValue,
 }
 
 /// The files of DIR, each loaded into memory on first use and kept.
@@ -256,7 +260,8 @@ async fn load(path: PathBuf) -> io::Result<Loaded> {
         };
         Ok(Loaded {
             bytes: Bytes::from(content),
-            meta,
+            etag: meta.etag(),
+            last_modified: meta.last_modified(),
         })
     })
     .await
@@ -264,7 +269,8 @@ async fn load(path: PathBuf) -> io::Result<Loaded> {
 }
 
 /// `/bytes/NAME`, as in `examples/serve.rs`: the whole file as one `Bytes`
-/// with `Content-Type`, a strong `ETag` and `Last-Modified`.
+/// with `Content-Type`, `Content-Length`, a strong `ETag` and
+/// `Last-Modified`, the validators formatted once when it was loaded.
 async fn serve_bytes(
     State(memory): State<Arc<Memory>>,
     Path(name): Path<String>,
@@ -276,10 +282,19 @@ async fn serve_bytes(
         Ok(loaded) => loaded,
         Err(error) => return server_error(error),
     };
-    represent(
-        Response::new(Body::from(loaded.bytes.clone())),
-        &loaded.meta,
-    )
+    let mut response = Response::new(Body::from(loaded.bytes.clone()));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(loaded.bytes.len()),
+    );
+    headers.insert(header::ETAG, loaded.etag.clone());
+    headers.insert(header::LAST_MODIFIED, loaded.last_modified.clone());
+    response
 }
 
 /// `Content-Type`, a strong `ETag` and `Last-Modified`, as in
@@ -494,15 +509,17 @@ fn map_all(dir: &FsPath) -> io::Result<HashMap<String, Mapped>> {
         };
         let file = std::fs::File::open(&path)?;
         let meta = file.metadata()?;
-        // An empty file cannot be mapped; it is an empty body.
+        // Nothing to map for an empty file.
         let bytes = if meta.len() == 0 {
             Bytes::new()
         } else {
-            // SAFETY: the mapping is only sound while nobody truncates the
-            // file: load.sh writes its files before starting this server
-            // and never touches them again. A server that cannot promise
-            // that must not map (it would die of SIGBUS), and should serve
-            // a FileSource instead.
+            // SAFETY: the mapping is only sound while nobody writes to or
+            // truncates the file, in this process or another: load.sh
+            // writes its files before it starts this server and deletes
+            // them only after stopping it. A server that cannot promise
+            // that must not map: a truncation kills it with SIGBUS, and a
+            // write changes the bytes under validators made before it.
+            // It should serve a FileSource instead.
             let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
             Bytes::from_owner(map)
         };
