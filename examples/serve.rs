@@ -526,8 +526,10 @@ impl<B: Send + 'static> Service<Request<B>> for App {
 
 /// The answer to a `HEAD`: the `GET`'s head, with its `Content-Length`
 /// when the body knows its size, and no body. The routes answer `HEAD`
-/// with their `GET` answer (as axum does), and hyper drops that body over
-/// HTTP/1.1 but would send it over HTTP/2.
+/// with their `GET` answer (as axum's handlers do), and hyper drops that
+/// body over HTTP/1.1 but would send it over HTTP/2. The layer does this
+/// for the `200`s and `206`s it answers; the `404`s and `405`s it leaves
+/// untouched need it here.
 fn without_body(response: Response<RangeBody<Body>>) -> Response<RangeBody<Body>> {
     let (mut head, body) = response.into_parts();
     if !head.headers.contains_key(header::CONTENT_LENGTH) {

@@ -28,6 +28,29 @@ fn ready<B>(head: Head, body: RangeBody<B>) -> Outcome<B> {
     Outcome::Ready(Response::from_parts(head, body))
 }
 
+/// The whole representation: the inner body for a `GET`. A `HEAD` gets no
+/// body, and the `Content-Length` a `GET` would get when the inner response
+/// left it to the body (a handler that answers `HEAD` with its `GET` body:
+/// hyper drops that body over HTTP/1.1 but sends it over HTTP/2).
+fn whole<B>(
+    mut head: Head,
+    body: B,
+    is_head: bool,
+    length: Option<u64>,
+    framing: bool,
+) -> Outcome<B> {
+    if !is_head {
+        return ready(head, RangeBody::pass(body));
+    }
+    if let (Some(length), false) = (length, framing) {
+        if !head.headers.contains_key(header::CONTENT_LENGTH) {
+            head.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+    ready(head, RangeBody::empty())
+}
+
 /// Applies the plan to the inner response. Every response that leaves
 /// here emits one [`trace::Event`] (with the `tracing` feature); a
 /// `Collect` emits it once buffering ends.
@@ -106,6 +129,10 @@ where
             if accept_ranges {
                 advertise(response.headers_mut());
             }
+            if conditions.is_head() {
+                let (head, body) = response.into_parts();
+                return whole(head, body, true, length, scanned.framing);
+            }
             return Outcome::Ready(response.map(RangeBody::pass));
         }
         other => other,
@@ -148,7 +175,7 @@ where
                 }
                 Shape::Full => {
                     event.emit("full", why);
-                    return ready(head, RangeBody::pass(body));
+                    return whole(head, body, conditions.is_head(), length, scanned.framing);
                 }
                 Shape::Partial(partial) => partial,
             };
@@ -163,7 +190,7 @@ where
                 // and the answer does not depend on the body's frame sizes.
                 event.emit("full", FullReason::BufferLimit.as_str());
                 advertise(&mut head.headers);
-                return ready(head, RangeBody::pass(body));
+                return whole(head, body, conditions.is_head(), length, scanned.framing);
             }
             if conditions.is_head() {
                 event.emit(partial.decision(), "satisfiable");

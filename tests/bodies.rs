@@ -11,7 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::stream;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use http_body_util::{BodyExt, Full, StreamBody};
 use tower::{service_fn, ServiceExt};
 use tower_layer::Layer;
@@ -240,43 +240,125 @@ async fn source_that_disagrees_with_content_length_is_ignored() {
     assert_eq!(body, "234");
 }
 
+/// A `HEAD` gets the headers a `GET` would get on the wire, and no body,
+/// whatever the layer decides: a range, a multipart, a 416, or the whole
+/// representation (no `Range`, an invalid one, a multipart that would
+/// outgrow it, an `If-Range` that fails), even when the inner service
+/// answers `HEAD` with its `GET` body and leaves the length to it (hyper
+/// drops such a body over HTTP/1.1 but sends it over HTTP/2).
 #[tokio::test]
 async fn head_gets_get_headers_and_no_body() {
-    for range in ["bytes=0-4", "bytes=0-4,10-14", "bytes=500-"] {
-        let get = call(
-            RangeLayer::new(),
-            Method::GET,
-            Some(range),
-            Response::new(Full::new(Bytes::from(entity(100)))),
-        )
-        .await;
-        let head = call(
-            RangeLayer::new(),
-            Method::HEAD,
-            Some(range),
-            Response::new(Full::new(Bytes::from(entity(100)))),
-        )
-        .await;
-        assert_eq!(get.0.status(), head.0.status(), "{range}");
-        assert!(head.1.is_empty());
-        for name in [
-            header::CONTENT_LENGTH,
-            header::CONTENT_RANGE,
-            header::ACCEPT_RANGES,
-        ] {
+    // 50 one-byte parts of 100 bytes: the multipart would outgrow the
+    // representation, so the whole of it is the answer.
+    let spread: Vec<String> = (0..50).map(|i| format!("{0}-{0}", i * 2)).collect();
+    let spread = format!("bytes={}", spread.join(","));
+    let cases: Vec<(Option<&str>, Option<&str>, StatusCode)> = vec![
+        (Some("bytes=0-4"), None, StatusCode::PARTIAL_CONTENT),
+        (Some("bytes=0-4,10-14"), None, StatusCode::PARTIAL_CONTENT),
+        (Some("bytes=500-"), None, StatusCode::RANGE_NOT_SATISFIABLE),
+        (None, None, StatusCode::OK),
+        (Some("bytes=x"), None, StatusCode::OK),
+        (Some("items=0-4"), None, StatusCode::OK),
+        (Some(&spread), None, StatusCode::OK),
+        (Some("bytes=0-4"), Some("\"other\""), StatusCode::OK),
+    ];
+    for (range, if_range, status) in cases {
+        let exchange = |method: Method| {
+            // Whatever the method, the GET answer (as a plain service_fn
+            // gives), and no Content-Length: the body says it.
+            let service = RangeLayer::new().layer(service_fn(|_req: Request<()>| async {
+                let mut response = Response::new(Full::new(Bytes::from(entity(100))));
+                response
+                    .headers_mut()
+                    .insert(header::ETAG, HeaderValue::from_static("\"e\""));
+                Ok::<_, Infallible>(response)
+            }));
+            let mut request = Request::builder().method(method);
+            if let Some(range) = range {
+                request = request.header(header::RANGE, range);
+            }
+            if let Some(if_range) = if_range {
+                request = request.header(header::IF_RANGE, if_range);
+            }
+            service.oneshot(request.body(()).unwrap())
+        };
+        let get = exchange(Method::GET).await.unwrap();
+        let head = exchange(Method::HEAD).await.unwrap();
+        let what = format!("{range:?} {if_range:?}");
+        assert_eq!(get.status(), status, "{what}");
+        assert_eq!(head.status(), status, "{what}");
+        assert!(head.body().is_end_stream(), "{what}: a body for HEAD");
+        let (get, get_body) = get.into_parts();
+        let get_body = get_body.collect().await.unwrap().to_bytes();
+        // On the wire the GET says the length of what it sends (hyper
+        // writes the body's exact size when the header is not there).
+        let get_length = get
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .map_or_else(|| HeaderValue::from(get_body.len()), HeaderValue::clone);
+        assert_eq!(
+            head.headers().get(header::CONTENT_LENGTH),
+            Some(&get_length),
+            "{what}"
+        );
+        for name in [header::CONTENT_RANGE, header::ACCEPT_RANGES] {
             assert_eq!(
-                get.0.headers().get(&name),
-                head.0.headers().get(&name),
-                "{range} {name}"
+                get.headers.get(&name),
+                head.headers().get(&name),
+                "{what} {name}"
             );
         }
-        let multipart = |r: &Response<()>| {
-            r.headers()
-                .get(header::CONTENT_TYPE)
-                .map(|v| v.to_str().unwrap().starts_with("multipart/byteranges"))
+        // The same type; a multipart's boundary is drawn for each response.
+        let media_type = |headers: &http::HeaderMap| {
+            headers.get(header::CONTENT_TYPE).map(|value| {
+                let value = value.to_str().unwrap();
+                value
+                    .split_once("; boundary=")
+                    .map_or(value, |(t, _)| t)
+                    .to_owned()
+            })
         };
-        assert_eq!(multipart(&get.0), multipart(&head.0));
+        assert_eq!(
+            media_type(&get.headers),
+            media_type(head.headers()),
+            "{what}"
+        );
     }
+}
+
+/// The length a `HEAD` is given comes from the body only when it is exact
+/// and nothing else frames the message.
+#[tokio::test]
+async fn head_of_a_whole_representation_adds_only_a_known_length() {
+    // A stream of unknown length: nothing to say.
+    let read = Arc::new(AtomicU64::new(0));
+    let response = Response::new(counted_stream(entity(36), 7, read.clone()));
+    let (head, body) = call(RangeLayer::new(), Method::HEAD, None, response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().get(header::CONTENT_LENGTH).is_none());
+    assert!(body.is_empty());
+    assert_eq!(read.load(Ordering::SeqCst), 0, "a HEAD body was read");
+
+    // A Transfer-Encoding already frames it: no Content-Length beside it.
+    let mut response = Response::new(Full::new(Bytes::from(entity(10))));
+    response.headers_mut().insert(
+        header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
+    let (head, body) = call(RangeLayer::new(), Method::HEAD, None, response).await;
+    assert!(head.headers().get(header::CONTENT_LENGTH).is_none());
+    assert!(body.is_empty());
+
+    // A Content-Length the inner service said is kept as it is.
+    let mut response = Response::new(Full::new(Bytes::new()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(1000u64));
+    let (head, body) = call(RangeLayer::new(), Method::HEAD, Some("bytes=x"), response).await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "1000");
+    assert_eq!(head.headers()[header::ACCEPT_RANGES], "bytes");
+    assert!(body.is_empty());
 }
 
 #[tokio::test]
@@ -441,6 +523,8 @@ async fn out_of_order_past_the_limit_is_decided_before_reading_so_head_agrees() 
         assert_eq!(head.headers()[header::ACCEPT_RANGES], "bytes", "{method}");
         if method == Method::GET {
             assert_eq!(&body[..], &entity(36)[..]);
+        } else {
+            assert!(body.is_empty(), "a body for HEAD");
         }
     }
 }

@@ -191,3 +191,39 @@ async fn hyper_service_builder_serves_ranges() {
     assert!(head.starts_with("http/1.1 412"), "{head}");
     assert!(body.is_empty());
 }
+
+/// A `HEAD` over HTTP/2 to a service that answers every method with its
+/// `GET` body: hyper sends a `HEAD` body over HTTP/2 (it drops it over
+/// HTTP/1.1), so the layer must send the head alone, with the length a
+/// `GET` would have, for every decision it makes.
+#[tokio::test]
+async fn head_over_http2_ends_with_the_head() {
+    use http_body_util::BodyExt;
+    let addr = hyper_server().await;
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    for (range, status, length) in [
+        (None, 200, "44"),
+        (Some("bytes=x"), 200, "44"),
+        (Some("bytes=0-2"), 206, "3"),
+        (Some("bytes=100-"), 416, "0"),
+    ] {
+        let mut request = Request::head("http://test/");
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        let request = request.body(http_body_util::Empty::<Bytes>::new()).unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{range:?}");
+        assert_eq!(response.headers()["content-length"], length, "{range:?}");
+        let body = response.into_body().collect().await;
+        let body = body.unwrap_or_else(|error| panic!("{range:?}: {error}"));
+        assert!(body.to_bytes().is_empty(), "{range:?}: a body for HEAD");
+    }
+}
