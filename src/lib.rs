@@ -19,7 +19,9 @@
 //! | other methods, inner status other than `200`, inner `Content-Range` or `Accept-Ranges: none` | untouched |
 //!
 //! A `200` whose ranges would be honored says `Accept-Ranges: bytes`. A
-//! `HEAD` gets the headers a `GET` would get, and no body.
+//! `HEAD` gets the headers a `GET` would get, and no body, even from an
+//! inner service that answers it with the `GET`'s body (what the layer
+//! leaves untouched keeps what the inner service sent).
 //!
 //! # Bodies
 //!

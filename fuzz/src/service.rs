@@ -9,8 +9,8 @@
 //! - otherwise the status is one of 200, 206, 304, 412, 416; a `206`/`416`
 //!   needs a single `Range` line, a `304` an `If-None-Match` or
 //!   `If-Modified-Since`, a `412` an `If-Match` or `If-Unmodified-Since`;
-//! - `Content-Length`, when present, equals the bytes sent (a `HEAD` is
-//!   compared with the `GET` it stands for instead); the size hint brackets
+//! - `Content-Length`, when present, equals the bytes sent (a `HEAD` sends
+//!   none and is compared with the `GET` it stands for instead); the size hint brackets
 //!   them; a body that says `is_end_stream` sends nothing more; a future or
 //!   a body that returns `Pending` has asked to be woken;
 //! - `200`: the entity's bytes, the inner headers, `Accept-Ranges` as the
@@ -28,7 +28,10 @@
 //!   buffer limit for out-of-order parts, and a body of unknown length
 //!   larger than the buffer limit gets the full `200`;
 //! - a `HEAD` gets the headers of the `GET` (the multipart boundary aside)
-//!   and no body, except for a `200`, whose body the inner service chose.
+//!   and no body, even when the inner service sends one (unless the inner
+//!   response is partial already, and passes through untouched); its
+//!   `Content-Length` is the `GET`'s, or the size of the `GET`'s body when
+//!   the `GET` leaves the length to it.
 //!
 //! Input layout (missing bytes read as zero):
 //!
@@ -744,6 +747,17 @@ fn partial_headers() -> [HeaderName; 6] {
     ]
 }
 
+/// An inner response that is partial already (a `Content-Range`, or a
+/// first `Content-Type` of `multipart/byteranges`): the layer passes it
+/// through untouched, body and all, even for a `HEAD`.
+fn already_partial(inner: &HeaderMap) -> bool {
+    inner.contains_key(header::CONTENT_RANGE)
+        || inner.get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes().len() >= 20
+                && v.as_bytes()[..20].eq_ignore_ascii_case(b"multipart/byteranges")
+        })
+}
+
 /// Reads one response of `kind` to `method` strictly, and says what it is.
 pub fn observe(case: &Case, kind: Kind, method: &Method, seen: &Seen) -> Outcome {
     let head = method == Method::HEAD;
@@ -779,23 +793,19 @@ pub fn observe(case: &Case, kind: Kind, method: &Method, seen: &Seen) -> Outcome
             .and_then(|s| s.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("{context}: Content-Length {v:?}"))
     });
-    if !head || status == 200 {
-        // A HEAD's 200 body is whatever the inner service sent; its other
-        // bodies are empty, and their Content-Length is the GET's (checked
-        // against the GET by the caller).
-        if let Some(declared) = declared {
-            assert_eq!(
-                declared,
-                seen.body.len() as u64,
-                "{context}: Content-Length vs the body"
-            );
-        }
+    if head && !(status == 200 && already_partial(&inner)) {
+        // No body, whatever the inner service sent; the Content-Length is
+        // the GET's (checked against the GET by the caller).
+        assert!(seen.body.is_empty(), "{context}: a HEAD with a body");
+    } else if let Some(declared) = declared {
+        assert_eq!(
+            declared,
+            seen.body.len() as u64,
+            "{context}: Content-Length vs the body"
+        );
     }
     if matches!(status, 206 | 412 | 416) {
         assert!(declared.is_some(), "{context}: no Content-Length");
-    }
-    if status != 200 && head {
-        assert!(seen.body.is_empty(), "{context}: a HEAD with a body");
     }
     if !matches!(status, 206 | 416) {
         // A 200 keeps an inner Content-Range: it passed through untouched.
@@ -1151,12 +1161,7 @@ pub fn expect_model(case: &Case, kind: Kind, method: &Method) -> Outcome {
             inner_accept.clone()
         })
     };
-    let already_partial = inner.contains_key(header::CONTENT_RANGE)
-        || inner.get(header::CONTENT_TYPE).is_some_and(|v| {
-            v.as_bytes().len() >= 20
-                && v.as_bytes()[..20].eq_ignore_ascii_case(b"multipart/byteranges")
-        });
-    if already_partial {
+    if already_partial(&inner) {
         return full(false);
     }
     let refused = lines(&inner, &header::ACCEPT_RANGES)
@@ -1354,9 +1359,21 @@ fn compare_head(case: &Case, kind: Kind, head: &Seen, get: &Seen) {
         );
     } else {
         assert!(
-            same_headers(&head.headers, &get.headers, &[]),
+            same_headers(&head.headers, &get.headers, &[header::CONTENT_LENGTH]),
             "{context}: the GET's headers"
         );
+    }
+    // The length the GET says, or the one it leaves to its body (its
+    // exact size on the wire): a HEAD says it too, or nothing.
+    let head_length = head.headers.get(header::CONTENT_LENGTH);
+    match get.headers.get(header::CONTENT_LENGTH) {
+        Some(get_length) => {
+            assert_eq!(head_length, Some(get_length), "{context}: the GET's length");
+        }
+        None => assert!(
+            head_length.is_none_or(|length| *length == HeaderValue::from(get.body.len())),
+            "{context}: the length of the GET's body"
+        ),
     }
 }
 
