@@ -739,16 +739,7 @@ fn is_tchar(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_str(value).unwrap(),
-            );
-        }
-        map
-    }
+    use crate::header::header_map as headers;
 
     fn lines(map: &HeaderMap, name: &str) -> Vec<String> {
         map.get_all(name)

@@ -854,16 +854,7 @@ fn from_rope<B>(
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
+    use crate::header::header_map as headers;
 
     #[test]
     fn one_pass_scan_agrees_with_the_lookups_it_replaces() {

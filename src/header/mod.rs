@@ -50,6 +50,20 @@ pub(crate) fn is_multipart_byteranges(content_type: &[u8]) -> bool {
         .is_some_and(|essence| essence.eq_ignore_ascii_case(b"multipart/byteranges"))
 }
 
+/// Header lines, in order, as a map (a name may repeat): the unit tests'
+/// way of writing a request's or a response's headers.
+#[cfg(test)]
+pub(crate) fn header_map(lines: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in lines {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+            HeaderValue::from_str(value).expect("header value"),
+        );
+    }
+    map
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,12 +9,12 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use httpdate::fmt_http_date;
 
 use super::*;
-use crate::header::{parse_range, ByteRange, RangeError, RangeSpec};
+use crate::header::{header_map, parse_range, ByteRange, RangeError, RangeSpec};
 use crate::multipart::body_len;
 use crate::RangeLayer;
 
@@ -108,17 +108,6 @@ fn invalid(error: RangeError) -> Got {
 
 /// Header lines, in order; a name may repeat.
 type Lines<'a> = &'a [(&'a str, &'a str)];
-
-fn header_map(lines: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in lines {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).expect("header name"),
-            HeaderValue::from_str(value).expect("header value"),
-        );
-    }
-    map
-}
 
 /// One request/response pair handed to [`decide`].
 #[derive(Clone, Debug)]
