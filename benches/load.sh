@@ -500,6 +500,30 @@ measure() {
     echo "$scenario,$target,$R_rps,$R_p50_ms,$R_p99_ms,$R_non2xx,$verdict,$R_other_cpu"
 }
 
+# median_rounds CSV [SCENARIO]: results.csv lines, each (scenario, target)'s
+# median round by requests/s, from CSV (a round column first, then the
+# scenario unless SCENARIO names the one it is). A failed round's check is
+# the line's check, so one failed round fails the row.
+median_rounds() {
+    python3 - "$@" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+fixed = sys.argv[2] if len(sys.argv) > 2 else None
+def key(r):
+    return (fixed or r["scenario"], r["target"])
+for scenario, target in dict.fromkeys(map(key, rows)):
+    mine = [r for r in rows if key(r) == (scenario, target)]
+    good = sorted((r for r in mine if r["rps"]), key=lambda r: float(r["rps"]))
+    failed = [r for r in mine if not r["check"].startswith("ok")]
+    pick = good[(len(good) - 1) // 2] if good else mine[0]
+    check = pick["check"] if not failed else failed[0]["check"]
+    if len(mine) > 1 and good:
+        check += f" (median of {len(mine)} rounds)"
+    print(",".join([scenario, target, pick["rps"], pick["latency_p50_ms"],
+                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"]]))
+EOF
+}
+
 RANGE_TARGETS=${TARGETS:-"tower-range-file tower-range-file-inline tower-range-mmap tower-range-bytes servedir axum-range nginx go-file go-bytes ceiling layer-bytes"}
 started=$(date +%s)
 for scenario in ${SCENARIOS:-range-1KiB range-64KiB multipart full-1MiB}; do
@@ -520,23 +544,7 @@ for scenario in ${SCENARIOS:-range-1KiB range-64KiB multipart full-1MiB}; do
     done
 done
 unset ROUND
-# results.csv gets each (scenario, target)'s median round (by requests/s).
-python3 - "$ROUNDS_CSV" >>"$CSV" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-keys = list(dict.fromkeys((r["scenario"], r["target"]) for r in rows))
-for scenario, target in keys:
-    mine = [r for r in rows if (r["scenario"], r["target"]) == (scenario, target)]
-    good = sorted((r for r in mine if r["rps"] and r["check"].startswith("ok")),
-                  key=lambda r: float(r["rps"]))
-    failed = [r for r in mine if not r["check"].startswith("ok")]
-    pick = failed[0] if failed else good[(len(good) - 1) // 2]
-    check = pick["check"]
-    if len(mine) > 1 and not failed:
-        check += f" (median of {len(mine)} rounds)"
-    print(",".join([scenario, target, pick["rps"], pick["latency_p50_ms"],
-                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"]]))
-EOF
+median_rounds "$ROUNDS_CSV" >>"$CSV"
 
 # Pass-through: the same server with and without the layer, alternated.
 case " ${SCENARIOS:-full-1MiB} " in
@@ -552,23 +560,7 @@ for ROUND in $(seq "$ROUNDS"); do
     done
 done
 unset ROUND
-# results.csv gets each target's median round (by requests/s).
-python3 - "$PASS_CSV" >>"$CSV" <<'EOF'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-for target in ("bare-bytes", "layer-bytes"):
-    mine = [r for r in rows if r["target"] == target]
-    if not mine:
-        continue
-    good = sorted((r for r in mine if r["rps"]), key=lambda r: float(r["rps"]))
-    failed = [r for r in mine if not r["check"].startswith("ok")]
-    pick = good[(len(good) - 1) // 2] if good else mine[0]
-    check = pick["check"] if not failed else failed[0]["check"]
-    if len(mine) > 1 and good:
-        check += f" (median of {len(mine)} rounds)"
-    print(",".join(["full-1MiB", target, pick["rps"], pick["latency_p50_ms"],
-                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"]]))
-EOF
+median_rounds "$PASS_CSV" full-1MiB >>"$CSV"
 
 busiest=$(awk -F, 'NR > 1 && $NF != "" && $NF + 0 > m { m = $NF + 0 } END { printf "%.2f", m }' "$CSV" "$PASS_CSV" "$ROUNDS_CSV")
 echo "other processes during the timed runs: at most $busiest CPUs; runs took $(($(date +%s) - started)) s" >>"$OUT/env.txt"
