@@ -1983,6 +1983,19 @@ async fn a_server_that_ignores_range_is_reported_never_corrupted() {
     }
 }
 
+/// `K` of a request's `Range: bytes=K-`, what a resume asks for.
+fn open_range_start<B>(request: &Request<B>) -> Option<usize> {
+    request
+        .headers()
+        .get(header::RANGE)?
+        .to_str()
+        .ok()?
+        .strip_prefix("bytes=")?
+        .strip_suffix('-')?
+        .parse()
+        .ok()
+}
+
 #[tokio::test]
 async fn a_206_with_the_wrong_start_is_detected() {
     const LEN: usize = 4 << 20;
@@ -1992,15 +2005,7 @@ async fn a_206_with_the_wrong_start_is_detected() {
     let server = serve(hyper::service::service_fn(
         move |request: Request<Incoming>| {
             let content = served.clone();
-            let first = request.headers().get(header::RANGE).and_then(|value| {
-                value
-                    .to_str()
-                    .ok()?
-                    .strip_prefix("bytes=")?
-                    .strip_suffix('-')?
-                    .parse::<usize>()
-                    .ok()
-            });
+            let first = open_range_start(&request);
             let mut response = match first {
                 None => Response::new(Full::new(content)),
                 Some(first) => {
@@ -2043,15 +2048,7 @@ async fn a_server_that_caps_each_206_is_followed_to_the_end() {
     let server = serve(hyper::service::service_fn(
         move |request: Request<Incoming>| {
             let content = served.clone();
-            let first = request.headers().get(header::RANGE).and_then(|value| {
-                value
-                    .to_str()
-                    .ok()?
-                    .strip_prefix("bytes=")?
-                    .strip_suffix('-')?
-                    .parse::<usize>()
-                    .ok()
-            });
+            let first = open_range_start(&request);
             let mut response = match first {
                 None => Response::new(Full::new(content)),
                 Some(first) => {
