@@ -64,7 +64,9 @@
 # shows).
 #
 # Output: a table and ratios on stdout; target/load/results.csv
-# (scenario,target,rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu),
+# (scenario,target,rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu,
+# server_cpu_us,client_cpu_us: CPU microseconds per response of the server's
+# processes and of wrk),
 # target/load/rounds.csv and target/load/passthrough.csv (every round),
 # target/load/env.txt,
 # target/load/logs/ (wrk output, server stderr). benches/chart.py draws
@@ -122,6 +124,27 @@ other_ticks() {
                 }
                 if (!ours) print pid, ticks[pid]
             }
+        }'
+}
+# tree_ticks PID: the CPU ticks (user + system) used so far by PID and its
+# live descendants (nginx's workers): the server side of a run.
+tree_ticks() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+        {
+            pid = $1
+            line = $0
+            sub(/^.*\) /, "", line)
+            split(line, f, " ")
+            parent[pid] = f[2]
+            ticks[pid] = f[12] + f[13]
+        }
+        END {
+            for (pid in ticks) {
+                for (p = pid; p != "" && p != 0; p = parent[p]) {
+                    if (p == root) { sum += ticks[pid]; break }
+                }
+            }
+            print sum + 0
         }'
 }
 # other_cpu BEFORE AFTER SECONDS: CPUs used on average by the others.
@@ -326,6 +349,19 @@ url_of() {
     esac
 }
 
+# server_pid TARGET: the process that answers TARGET.
+server_pid() {
+    local name
+    case $1 in
+        tower-range-file | tower-range-bytes) name=serve ;;
+        tower-range-file-inline) name=serve-inline ;;
+        tower-range-mmap) name=layer-mmap ;;
+        go-file | go-bytes) name=go ;;
+        *) name=$1 ;;
+    esac
+    eval "echo \${PID_${name//-/_}:-}"
+}
+
 # Load the in-memory copies (the first /bytes/ request reads the file).
 for target in tower-range-bytes layer-bytes bare-bytes; do
     for name in big.bin small.bin; do
@@ -424,9 +460,13 @@ EOF
 
 # wrk_run SCENARIO TARGET URL LOGNAME: warm-up, then the timed run; sets
 # R_requests, R_rps, R_p50_ms, R_p99_ms, R_non2xx, R_unexpected,
-# R_socket_errors, R_bytes, R_duration_us and R_other_cpu.
+# R_socket_errors, R_bytes, R_duration_us, R_other_cpu, and the CPU time
+# per response, in microseconds, of the server (R_server_cpu_us) and of wrk
+# (R_client_cpu_us): on a machine the client shares, a server that leaves
+# work to the client (nginx's sendfile leaves it the only copy of the
+# bytes) shows in the second.
 wrk_run() {
-    local scenario=$1 target=$2 url=$3 log=$4 mode line kv
+    local scenario=$1 target=$2 url=$3 log=$4 mode line kv pid ticks_before ticks_after
     case $scenario in
         range-*) mode=range ;;
         multipart) mode=multipart ;;
@@ -434,21 +474,31 @@ wrk_run() {
     esac
     export MODE=$mode SIZE FILE_LEN=$BIG_LEN RANGES=$MULTIPART_RANGES VERIFY
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$LUA" "$url" >/dev/null 2>&1 || true
+    pid=$(server_pid "$target")
     other_ticks >"$TMP/ticks-before"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$LUA" "$url" >"$log" 2>&1 || true
+    ticks_before=$(tree_ticks "$pid")
+    # bash's `time`: wrk's own user and system seconds.
+    { TIMEFORMAT='%3U %3S' && time wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+        -s "$LUA" "$url" >"$log" 2>&1; } 2>"$TMP/wrk-time" || true
+    ticks_after=$(tree_ticks "$pid")
     other_ticks >"$TMP/ticks-after"
     line=$(sed -n 's/^RESULT //p' "$log")
     [ -n "$line" ] || return 1
     for kv in $line; do
         eval "R_${kv%%=*}=${kv#*=}"
     done
+    R_server_cpu_us=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$TICKS" -v n="$R_requests" \
+        'BEGIN { printf "%.2f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+    R_client_cpu_us=$(awk -v n="$R_requests" \
+        '{ printf "%.2f", (n > 0 ? ($1 + $2) * 1e6 / n : 0) }' "$TMP/wrk-time")
     R_other_cpu=$(other_cpu "$TMP/ticks-before" "$TMP/ticks-after" \
         "$(awk -v us="$R_duration_us" 'BEGIN { print (us > 0 ? us : 1) / 1e6 }')")
 }
 
-echo "scenario,target,rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu" >"$CSV"
-echo "round,target,rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu" >"$PASS_CSV"
-echo "round,scenario,target,rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu" >"$ROUNDS_CSV"
+COLUMNS_AFTER_TARGET="rps,latency_p50_ms,latency_p99_ms,non2xx,check,other_cpu,server_cpu_us,client_cpu_us"
+echo "scenario,target,$COLUMNS_AFTER_TARGET" >"$CSV"
+echo "round,target,$COLUMNS_AFTER_TARGET" >"$PASS_CSV"
+echo "round,scenario,target,$COLUMNS_AFTER_TARGET" >"$ROUNDS_CSV"
 
 # measure SCENARIO TARGET: check, run, validate; prints one CSV line.
 measure() {
@@ -496,8 +546,8 @@ measure() {
     elif [ $((avg - wire)) -gt "$tolerance" ] || [ $((wire - avg)) -gt "$tolerance" ]; then
         verdict="FAIL: $avg bytes per response on average; expected about $wire"
     fi
-    say "  $(printf '%-18s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  other CPU %s  %s' "$target" "$R_rps" "$R_p50_ms" "$R_p99_ms" "$R_other_cpu" "$verdict")"
-    echo "$scenario,$target,$R_rps,$R_p50_ms,$R_p99_ms,$R_non2xx,$verdict,$R_other_cpu"
+    say "  $(printf '%-18s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  CPU us/req server %6.2f client %6.2f  other CPU %s  %s' "$target" "$R_rps" "$R_p50_ms" "$R_p99_ms" "$R_server_cpu_us" "$R_client_cpu_us" "$R_other_cpu" "$verdict")"
+    echo "$scenario,$target,$R_rps,$R_p50_ms,$R_p99_ms,$R_non2xx,$verdict,$R_other_cpu,$R_server_cpu_us,$R_client_cpu_us"
 }
 
 # median_rounds CSV [SCENARIO]: results.csv lines, each (scenario, target)'s
@@ -520,7 +570,8 @@ for scenario, target in dict.fromkeys(map(key, rows)):
     if len(mine) > 1 and good:
         check += f" (median of {len(mine)} rounds)"
     print(",".join([scenario, target, pick["rps"], pick["latency_p50_ms"],
-                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"]]))
+                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"],
+                    pick["server_cpu_us"] or "", pick["client_cpu_us"] or ""]))
 EOF
 }
 
@@ -562,7 +613,10 @@ done
 unset ROUND
 median_rounds "$PASS_CSV" full-1MiB >>"$CSV"
 
-busiest=$(awk -F, 'NR > 1 && $NF != "" && $NF + 0 > m { m = $NF + 0 } END { printf "%.2f", m }' "$CSV" "$PASS_CSV" "$ROUNDS_CSV")
+busiest=$(awk -F, '
+    FNR == 1 { for (i = 1; i <= NF; i++) if ($i == "other_cpu") c = i; next }
+    $c != "" && $c + 0 > m { m = $c + 0 }
+    END { printf "%.2f", m }' "$CSV" "$PASS_CSV" "$ROUNDS_CSV")
 echo "other processes during the timed runs: at most $busiest CPUs; runs took $(($(date +%s) - started)) s" >>"$OUT/env.txt"
 tail -1 "$OUT/env.txt" >&2
 if [ "$HAVE_NGINX" = 1 ] && [ -s "$NGX/error.log" ]; then

@@ -112,6 +112,27 @@ def main():
             cells.append(f"{x / y:.2f}" if x is not None and y else "-")
         print(f"{label:<{label_width}}" + "".join(f"{c:>14}" for c in cells))
 
+    # CPU per response: on a machine the client shares, requests per second
+    # follow the sum, and the split shows work a server leaves to the client.
+    cpu = {
+        key: (float(r["server_cpu_us"]), float(r["client_cpu_us"]))
+        for key, r in rows.items()
+        if r["check"].startswith("ok") and r.get("server_cpu_us") and r.get("client_cpu_us")
+    }
+    if cpu:
+        print()
+        print("CPU microseconds per response, server + client (wrk) = sum (lower is better)")
+        print(f"{'target':<{width}}" + "".join(f"{s:>24}" for s in SCENARIOS))
+        for target, label in TARGETS:
+            cells = []
+            for s in SCENARIOS:
+                if (s, target) in cpu:
+                    server, client = cpu[(s, target)]
+                    cells.append(f"{server:.1f} + {client:.1f} = {server + client:.1f}")
+                else:
+                    cells.append(cell(rows.get((s, target))))
+            print(f"{label:<{width}}" + "".join(f"{c:>24}" for c in cells))
+
     try:
         rounds = load(passthrough)
     except FileNotFoundError:
