@@ -92,7 +92,11 @@ where
             return Outcome::Collect(Box::new(Collect::new(
                 head,
                 body,
-                Goal::Etag { conditions },
+                Goal::Etag {
+                    conditions,
+                    // `wants` takes only a known length within the limit.
+                    length: length.unwrap_or(0),
+                },
                 policy,
                 event,
             )));
@@ -563,10 +567,13 @@ pub(crate) enum Goal {
     Data { partial: Partial },
     /// Nothing to plan (cannot happen): send the 200 as it comes.
     Abandon,
-    /// Read it all (within the content-etag limit), derive the ETag, then
-    /// decide as for any response.
+    /// Read it all (the declared `length`, within the content-etag
+    /// limit), derive the ETag, then decide as for any response. A body
+    /// that ends before `length` is not the representation: it goes out
+    /// as it came, ending in an error; one that runs past it goes out as
+    /// it came, with the rest of the inner body.
     #[cfg(feature = "content-etag")]
-    Etag { conditions: Conditions },
+    Etag { conditions: Conditions, length: u64 },
 }
 
 impl Goal {
@@ -579,7 +586,9 @@ impl Goal {
             // Nothing was decided: without a Range there was nothing to
             // honor anyway.
             #[cfg(feature = "content-etag")]
-            Goal::Etag { conditions } if !conditions.has_range() => FullReason::NoRange.as_str(),
+            Goal::Etag { conditions, .. } if !conditions.has_range() => {
+                FullReason::NoRange.as_str()
+            }
             #[cfg(feature = "content-etag")]
             Goal::Etag { .. } => FullReason::UnknownLength.as_str(),
         }
@@ -614,7 +623,8 @@ where
     fn new(head: Head, body: B, goal: Goal, policy: Policy, event: trace::Event) -> Self {
         let limit = match &goal {
             #[cfg(feature = "content-etag")]
-            Goal::Etag { .. } => policy.content_etag.unwrap_or(0) as u64,
+            // Past the declared length the body is not what it said: stop.
+            Goal::Etag { length, .. } => *length,
             _ => policy.buffer_limit as u64,
         };
         Collect {
@@ -690,7 +700,15 @@ where
             }
             (Goal::Length { range }, None) => range,
             #[cfg(feature = "content-etag")]
-            (Goal::Etag { conditions }, None) => {
+            (Goal::Etag { length, .. }, None) if rope.len() != length => {
+                // Shorter than declared (a longer one stopped at the limit):
+                // not the representation, and no clean end.
+                event.emit("full", "body_error");
+                let tail = Tail::Error(crate::body::truncated().into());
+                return Response::from_parts(head, RangeBody::buffered(rope.into_chunks(), tail));
+            }
+            #[cfg(feature = "content-etag")]
+            (Goal::Etag { conditions, .. }, None) => {
                 let mut rope = rope;
                 head.headers
                     .insert(header::ETAG, crate::etag::of(&mut rope));

@@ -177,3 +177,57 @@ async fn existing_validators_head_and_large_bodies_are_left_alone() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, content);
 }
+
+/// A body that ends before, or runs past, the `Content-Length` its inner
+/// service declared (a file truncated while it streams, say) is not the
+/// representation: no tag is derived from it, no range is cut from it, and
+/// a short one ends in an error, never a clean end a client would take for
+/// a complete response.
+#[tokio::test]
+async fn a_body_that_disagrees_with_its_content_length_gets_no_tag() {
+    let content = export(1000);
+    for (actual, range) in [
+        (content.len() - 40, None),
+        (content.len() - 40, Some("bytes=0-")),
+        (content.len() - 40, Some("bytes=10-19")),
+        (content.len() + 40, None),
+        (content.len() + 40, Some("bytes=10-19")),
+    ] {
+        let declared = content.len();
+        let mut sent = content.to_vec();
+        sent.resize(actual, b'x');
+        let chunks: Vec<Bytes> = sent.chunks(700).map(Bytes::copy_from_slice).collect();
+        let service = layer().layer(service_fn(move |_req: Request<()>| {
+            let frames = chunks
+                .clone()
+                .into_iter()
+                .map(|c| Ok::<_, io::Error>(Frame::data(c)));
+            let mut response = Response::new(StreamBody::new(stream::iter(frames)));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(declared));
+            async move { Ok::<_, Infallible>(response) }
+        }));
+        let mut request = Request::builder();
+        if let Some(range) = range {
+            request = request.header(header::RANGE, range);
+        }
+        let response = service.oneshot(request.body(()).unwrap()).await.unwrap();
+        let case = format!("{actual} bytes of {declared}, Range {range:?}");
+        assert_eq!(response.status(), StatusCode::OK, "{case}");
+        assert!(response.headers().get(header::ETAG).is_none(), "{case}");
+        assert_eq!(
+            response.headers()[header::CONTENT_LENGTH],
+            declared.to_string().as_str(),
+            "{case}: the inner response's own length"
+        );
+        let body = response.into_body().collect().await;
+        if actual < declared {
+            assert!(body.is_err(), "{case}: a short body must end in an error");
+        } else {
+            // As without the layer: every byte the inner body sent, for the
+            // server to hold against the declared length.
+            assert_eq!(body.unwrap().to_bytes().len(), actual, "{case}");
+        }
+    }
+}

@@ -414,10 +414,11 @@ where
 /// How many inner frames one poll may consume without producing anything.
 pub(crate) const FRAME_BUDGET: usize = 64;
 
-fn truncated() -> io::Error {
+/// The error of an inner body that ended before the bytes it promised.
+pub(crate) fn truncated() -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
-        "the inner body ended before the requested range",
+        "the inner body ended before the length it declared",
     )
 }
 
