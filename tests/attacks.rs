@@ -156,6 +156,23 @@ fn huge_numerals_saturate() {
             "bytes=0-18446744073709551616".to_string(),
             StatusCode::PARTIAL_CONTENT,
         ),
+        // Both ends past u64::MAX: the numbers, not their saturated
+        // values, decide whether `last < first` (invalid syntax: 200).
+        (
+            "u64::MAX + 1 to u64::MAX",
+            "bytes=18446744073709551616-18446744073709551615".to_string(),
+            StatusCode::OK,
+        ),
+        (
+            "a valid range, then huge ones in the wrong order",
+            "bytes=0-1,99999999999999999999-18446744073709551616".to_string(),
+            StatusCode::OK,
+        ),
+        (
+            "huge ones in order",
+            "bytes=18446744073709551616-99999999999999999999".to_string(),
+            StatusCode::RANGE_NOT_SATISFIABLE,
+        ),
     ] {
         let (response, body, allocated) = send(RangeLayer::new(), &[value(header)]);
         assert_eq!(response.status(), status, "{name}");

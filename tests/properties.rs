@@ -577,6 +577,17 @@ fn numeral(s: &[u8]) -> Option<Option<u64>> {
     Some(Some(saturating_value(std::str::from_utf8(s).ok()?)))
 }
 
+/// `a <= b` for two numerals, by their exact values (which `numeral`
+/// saturates): `18446744073709551616-18446744073709551615` is `last < first`.
+fn exactly_le(a: &[u8], b: &[u8]) -> bool {
+    let exact = |digits: &[u8]| {
+        let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+        digits[zeros..].to_vec()
+    };
+    let (a, b) = (exact(a), exact(b));
+    (a.len(), &a) <= (b.len(), &b)
+}
+
 /// RFC 9110 §14.1.1 `ranges-specifier` with `bytes`, and the crate's caps:
 /// `None` means "ignore the header".
 fn parse_model(value: &[u8], max_ranges: usize) -> Option<Vec<Spec>> {
@@ -592,8 +603,11 @@ fn parse_model(value: &[u8], max_ranges: usize) -> Option<Vec<Spec>> {
             continue;
         }
         let dash = element.iter().position(|&b| b == b'-')?;
-        let spec = match (numeral(&element[..dash])?, numeral(&element[dash + 1..])?) {
-            (Some(first), Some(last)) if first <= last => Spec::Bounded(first, last),
+        let (first_digits, last_digits) = (&element[..dash], &element[dash + 1..]);
+        let spec = match (numeral(first_digits)?, numeral(last_digits)?) {
+            (Some(first), Some(last)) if exactly_le(first_digits, last_digits) => {
+                Spec::Bounded(first, last)
+            }
             (Some(first), None) => Spec::From(first),
             (None, Some(n)) => Spec::Suffix(n),
             _ => return None,

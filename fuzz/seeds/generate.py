@@ -29,6 +29,7 @@ write("range_header", "out_of_order_merge", rh(b"bytes=500-599,0-9,5-19", ct=128
 write("range_header", "saturating", rh(b"BYTES=-0, 99999999999999999999999-", mode=4))
 write("range_header", "other_unit", rh(b"items=0-5", b'W/"v1"'))
 write("range_header", "backwards", rh(b"bytes=5-1"))
+write("range_header", "backwards_past_u64", rh(b"bytes=0-1,18446744073709551616-18446744073709551615"))
 write("range_header", "too_many", rh(b"bytes=" + b",".join(b"%d-%d" % (2 * i, 2 * i) for i in range(60)), max_ranges=200))
 write("range_header", "amplification", rh(b"bytes=0-0,2-2,4-4", mode=0, length=100, slack=64, gap=200))
 

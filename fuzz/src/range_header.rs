@@ -105,6 +105,14 @@ fn numeral(digits: &[u8]) -> u64 {
     u64::try_from(wide).unwrap_or(u64::MAX)
 }
 
+/// The digits of a numeral without its leading zeros: ordered by
+/// (length, digits), they order exactly as the numbers do, which the
+/// saturated values do not past `u64::MAX`.
+fn significant(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&b| b == b'0').count();
+    &digits[zeros..]
+}
+
 fn model_spec(s: &[u8]) -> Option<Spec> {
     let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
     let (first, rest) = s.split_at(digits);
@@ -114,8 +122,9 @@ fn model_spec(s: &[u8]) -> Option<Spec> {
     }
     match (first.is_empty(), last.is_empty()) {
         (false, false) => {
-            let (a, b) = (numeral(first), numeral(last));
-            (a <= b).then_some(Spec::Bounded(a, b))
+            let (exact_first, exact_last) = (significant(first), significant(last));
+            let in_order = (exact_first.len(), exact_first) <= (exact_last.len(), exact_last);
+            in_order.then(|| Spec::Bounded(numeral(first), numeral(last)))
         }
         (false, true) => Some(Spec::From(numeral(first))),
         (true, false) => Some(Spec::Suffix(numeral(last))),

@@ -307,7 +307,12 @@ fn parse_spec(spec: &[u8]) -> Result<RangeSpec, RangeError> {
         .ok_or(RangeError::InvalidSpec)?;
     let (first, last) = (&spec[..dash], &spec[dash + 1..]);
     match (parse_digits(first)?, parse_digits(last)?) {
-        (Some(first), Some(last)) if first <= last => Ok(RangeSpec::Bounded { first, last }),
+        // Values saturate, so two that both reached u64::MAX are compared
+        // as the numerals they were (`bytes=18446744073709551616-
+        // 18446744073709551615` has `last < first`: invalid).
+        (Some(a), Some(b)) if a < b || (a == b && (a < u64::MAX || numeral_le(first, last))) => {
+            Ok(RangeSpec::Bounded { first: a, last: b })
+        }
         (Some(first), None) => Ok(RangeSpec::From { first }),
         (None, Some(len)) => Ok(RangeSpec::Suffix { len }),
         _ => Err(RangeError::InvalidSpec),
@@ -327,6 +332,16 @@ fn parse_digits(digits: &[u8]) -> Result<Option<u64>, RangeError> {
         value = value.saturating_mul(10).saturating_add(u64::from(b - b'0'));
     }
     Ok(Some(value))
+}
+
+/// `a <= b` for two numerals of ASCII digits of any length.
+fn numeral_le(a: &[u8], b: &[u8]) -> bool {
+    fn significant(digits: &[u8]) -> &[u8] {
+        let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+        &digits[zeros..]
+    }
+    let (a, b) = (significant(a), significant(b));
+    (a.len(), a) <= (b.len(), b)
 }
 
 pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -428,6 +443,21 @@ mod tests {
                     last: u64::MAX,
                 }],
             ),
+            // Both ends past u64::MAX, in order: kept (and unsatisfiable).
+            (
+                "bytes=18446744073709551616-99999999999999999999",
+                &[Bounded {
+                    first: u64::MAX,
+                    last: u64::MAX,
+                }],
+            ),
+            (
+                "bytes=0018446744073709551616-18446744073709551616",
+                &[Bounded {
+                    first: u64::MAX,
+                    last: u64::MAX,
+                }],
+            ),
             (
                 "bytes=50-59,0-9",
                 &[
@@ -461,6 +491,20 @@ mod tests {
             ("bytes=-", InvalidSpec),
             ("bytes=--5", InvalidSpec),
             ("bytes=5-1", InvalidSpec),
+            // `last < first` with both ends past u64::MAX, where the
+            // saturated values are equal.
+            (
+                "bytes=18446744073709551616-18446744073709551615",
+                InvalidSpec,
+            ),
+            (
+                "bytes=99999999999999999999-18446744073709551616",
+                InvalidSpec,
+            ),
+            (
+                "bytes=0-1,100000000000000000000-99999999999999999999",
+                InvalidSpec,
+            ),
             ("bytes=abc", InvalidSpec),
             ("bytes=0-4,abc", InvalidSpec),
             ("bytes=+5-10", InvalidSpec),
