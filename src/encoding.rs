@@ -36,6 +36,11 @@
 //! `gzip, br` with only `"abc-gzip"` still gets its `304` from a server
 //! that only makes gzip.
 //!
+//! A tag-list header with more than 64 suffixed tags (over all its lines)
+//! is left as the client sent it: matching them against each other costs
+//! the square of their number, and no client holds that many copies. It
+//! can cost a `304` (or fail an `If-Match`), never a splice.
+//!
 //! Suffixes are recognized on requests only for `gzip`, `br`, `zstd`,
 //! `deflate` and `compress` (stacked codings are joined with `+`); a tag
 //! with another suffix is left as the client sent it, which can cost a
@@ -78,6 +83,11 @@ use crate::header::single_value;
 
 /// The content codings whose tag suffix is recognized on requests.
 const KNOWN_CODINGS: [&[u8]; 5] = [b"gzip", b"br", b"zstd", b"deflate", b"compress"];
+
+/// A tag-list header with more suffixed tags than this (over all its
+/// lines) is left as sent: matching them against each other costs the
+/// square of their number, and no client holds that many copies.
+const MAX_SUFFIXED_TAGS: usize = 64;
 
 /// Gives each content coding of a response its own entity tag. See the
 /// [module documentation](self) for the rules.
@@ -404,7 +414,8 @@ fn if_range_is_a_tag(headers: &HeaderMap) -> bool {
 
 /// Adds identity tags to every line of a tag-list header (see
 /// [`choose_variants`]); returns the (identity, suffixed) pairs added.
-/// Costs nothing when the header is absent or holds no suffix.
+/// Costs nothing when the header is absent or holds no suffix, and leaves
+/// it alone when it holds more than [`MAX_SUFFIXED_TAGS`].
 fn rewrite_lines(
     headers: &mut HeaderMap,
     name: &header::HeaderName,
@@ -413,8 +424,11 @@ fn rewrite_lines(
     let suffixed = headers
         .get_all(name)
         .iter()
-        .any(|value| tags(value.as_bytes()).any(|tag| strip_coding(tag.opaque).is_some()));
-    if !suffixed {
+        .flat_map(|value| tags(value.as_bytes()))
+        .filter(|tag| strip_coding(tag.opaque).is_some())
+        .take(MAX_SUFFIXED_TAGS + 1)
+        .count();
+    if suffixed == 0 || suffixed > MAX_SUFFIXED_TAGS {
         return Vec::new();
     }
     let sent: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
@@ -517,17 +531,26 @@ fn retag_not_modified(headers: &mut HeaderMap, retag: &[(Vec<u8>, Vec<u8>)]) {
 }
 
 /// A request's `Accept-Encoding`, read the way tower-http's
-/// `CompressionLayer` reads it.
-#[derive(Debug)]
+/// `CompressionLayer` reads it, and summed up in one pass: what the
+/// choice of a variant asks of it then costs the same whatever the
+/// header's length.
+#[derive(Debug, Default)]
 struct AcceptEncoding {
-    /// Each element: the coding (lowercase, `x-gzip` and `x-compress`
-    /// folded) and its q-value in thousandths, `None` when unreadable.
-    elements: Vec<(Vec<u8>, Option<u16>)>,
+    /// The q-value, in thousandths, of the first readable element of each
+    /// of [`KNOWN_CODINGS`] (`x-gzip` and `x-compress` folded in).
+    known: [Option<u16>; KNOWN_CODINGS.len()],
+    /// The same for `*`.
+    star: Option<u16>,
+    /// The highest readable q-value of any element.
+    highest: Option<u16>,
+    /// Some element other than `identity` with a q-value above 0 or an
+    /// unreadable one.
+    allows_a_coding: bool,
 }
 
 impl AcceptEncoding {
     fn parse(headers: &HeaderMap) -> Self {
-        let mut elements = Vec::new();
+        let mut accept = AcceptEncoding::default();
         for value in headers.get_all(header::ACCEPT_ENCODING) {
             for element in value.as_bytes().split(|&b| b == b',') {
                 let mut parts = element.splitn(2, |&b| b == b';');
@@ -540,36 +563,52 @@ impl AcceptEncoding {
                     Some(weight) => parse_q(trim_ows(weight)),
                 };
                 let coding = if coding.eq_ignore_ascii_case(b"x-gzip") {
-                    b"gzip".to_vec()
+                    &b"gzip"[..]
                 } else if coding.eq_ignore_ascii_case(b"x-compress") {
-                    b"compress".to_vec()
+                    &b"compress"[..]
                 } else {
-                    coding.to_ascii_lowercase()
+                    coding
                 };
-                elements.push((coding, q));
+                if !coding.eq_ignore_ascii_case(b"identity") && q.is_none_or(|q| q > 0) {
+                    accept.allows_a_coding = true;
+                }
+                let Some(q) = q else {
+                    // Unreadable: skipped, as tower-http skips it.
+                    continue;
+                };
+                accept.highest = accept.highest.max(Some(q));
+                let slot = if coding == b"*" {
+                    &mut accept.star
+                } else if let Some(i) = KNOWN_CODINGS
+                    .iter()
+                    .position(|known| coding.eq_ignore_ascii_case(known))
+                {
+                    &mut accept.known[i]
+                } else {
+                    continue;
+                };
+                // The first readable element of a coding is the one.
+                slot.get_or_insert(q);
             }
         }
-        AcceptEncoding { elements }
+        accept
     }
 
     /// Whether the response may get a coding other than `identity`: some
     /// other coding, or `*`, with a q-value above 0 or unreadable (when in
     /// doubt, yes). No `Accept-Encoding` at all means identity only.
     fn allows_a_coding(&self) -> bool {
-        self.elements
-            .iter()
-            .any(|(coding, q)| coding != b"identity" && q.is_none_or(|q| q > 0))
+        self.allows_a_coding
     }
 
-    /// The q-value of `coding`: its own element, else `*`, else 0.
-    /// Unreadable elements are skipped, as tower-http skips them.
+    /// The q-value of `coding` (one of [`KNOWN_CODINGS`]): its own
+    /// element, else `*`, else 0.
     fn q(&self, coding: &[u8]) -> u16 {
-        let explicit = |name: &[u8]| {
-            self.elements
-                .iter()
-                .find_map(|(listed, q)| q.filter(|_| listed == name))
-        };
-        explicit(coding).or_else(|| explicit(b"*")).unwrap_or(0)
+        let explicit = KNOWN_CODINGS
+            .iter()
+            .position(|known| *known == coding)
+            .and_then(|i| self.known[i]);
+        explicit.or(self.star).unwrap_or(0)
     }
 
     /// Of the suffixed variants (opaque parts) of one identity tag, the one
@@ -601,8 +640,7 @@ impl AcceptEncoding {
             }
         }
         let top = acceptable.iter().map(|&(q, _, _)| q).max()?;
-        let highest_listed = self.elements.iter().filter_map(|&(_, q)| q).max();
-        if highest_listed > Some(top) {
+        if self.highest > Some(top) {
             return None;
         }
         let mut tied = acceptable.into_iter().filter(|&(q, _, _)| q == top);
@@ -1106,6 +1144,41 @@ mod tests {
         let mut map = headers(&[("accept-encoding", "gzip"), ("if-none-match", "\"a\", *")]);
         assert!(untag_request(&mut map).is_empty());
         assert_eq!(lines(&map, "if-none-match"), ["\"a\", *"]);
+    }
+
+    #[test]
+    fn long_tag_lists_are_left_alone_past_the_cap() {
+        // Matching suffixed tags against each other and against the
+        // choices costs the square of their number: past the cap the
+        // header goes in as sent (a 200 where a 304 could have been).
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| format!("\"t{i}-gzip\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let at_cap = list(MAX_SUFFIXED_TAGS);
+        let mut map = headers(&[("accept-encoding", "gzip"), ("if-none-match", &at_cap)]);
+        assert_eq!(untag_request(&mut map).len(), MAX_SUFFIXED_TAGS);
+        assert!(lines(&map, "if-none-match")[0].ends_with(&format!(
+            "\"t{}-gzip\", \"t{}\"",
+            MAX_SUFFIXED_TAGS - 1,
+            MAX_SUFFIXED_TAGS - 1
+        )));
+
+        // One more, on a second line: the cap counts every line.
+        let mut map = headers(&[
+            ("accept-encoding", "gzip"),
+            ("if-none-match", &at_cap),
+            ("if-none-match", "\"u-gzip\""),
+            ("if-match", &list(MAX_SUFFIXED_TAGS + 1)),
+        ]);
+        assert!(untag_request(&mut map).is_empty());
+        assert_eq!(
+            lines(&map, "if-none-match"),
+            [at_cap.as_str(), "\"u-gzip\""]
+        );
+        assert_eq!(lines(&map, "if-match"), [list(MAX_SUFFIXED_TAGS + 1)]);
     }
 
     #[test]
