@@ -390,8 +390,26 @@ fn emit_shape(event: trace::Event, shape: &Shape, why: &'static str) {
     }
 }
 
+/// Digests of the content (RFC 9530 `Content-Digest`, the obsolete
+/// `Content-MD5`): of the whole body in the `200`, so wrong for a `206`'s
+/// slice or multipart, and for responses without content. `Repr-Digest`
+/// and `Digest` (RFC 3230) cover the representation and stay.
+const CONTENT_DIGESTS: [&str; 2] = ["content-digest", "content-md5"];
+
+fn strip_content_digests(headers: &mut HeaderMap) {
+    for name in CONTENT_DIGESTS {
+        headers.remove(name);
+    }
+}
+
+/// Readies the head of a response without content (`304`, `412`, `416`).
+fn strip_representation(headers: &mut HeaderMap) {
+    strip(headers, REPRESENTATION);
+    strip_content_digests(headers);
+}
+
 /// Headers that describe the content; none of them belongs on a response
-/// without content.
+/// without content (nor do the [`CONTENT_DIGESTS`]).
 const REPRESENTATION: &[HeaderName] = &[
     header::CONTENT_TYPE,
     header::CONTENT_LENGTH,
@@ -495,6 +513,7 @@ impl Partial {
     fn into_parts(self, mut head: Head) -> (Head, Parts) {
         head.status = StatusCode::PARTIAL_CONTENT;
         let headers = &mut head.headers;
+        strip_content_digests(headers);
         if self.strip_framing {
             headers.remove(header::TRANSFER_ENCODING);
             // A 206 body never carries the inner body's trailers.
@@ -525,7 +544,7 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
         }
         Resolution::Unsatisfiable => {
             head.status = StatusCode::RANGE_NOT_SATISFIABLE;
-            strip(&mut head.headers, REPRESENTATION);
+            strip_representation(&mut head.headers);
             head.headers
                 .insert(header::CONTENT_RANGE, content_range(None, len));
             head.headers
@@ -837,13 +856,13 @@ fn respond_buffered<B>(
 /// Turns a 200 head into a 304's: the validators and cache headers stay.
 fn not_modified(head: &mut Head) {
     head.status = StatusCode::NOT_MODIFIED;
-    strip(&mut head.headers, REPRESENTATION);
+    strip_representation(&mut head.headers);
 }
 
 /// Turns a 200 head into a 412's, with an empty body.
 fn precondition_failed(head: &mut Head) {
     head.status = StatusCode::PRECONDITION_FAILED;
-    strip(&mut head.headers, REPRESENTATION);
+    strip_representation(&mut head.headers);
     strip(&mut head.headers, VALIDATORS);
     head.headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));

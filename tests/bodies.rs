@@ -644,3 +644,52 @@ async fn file_source_reads_inline_or_on_the_blocking_pool_alike() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// `Content-Digest` and `Content-MD5` are digests of the content: of the
+/// whole body in the `200`, so wrong for a `206`'s slice or multipart and
+/// for the empty `416` and `304`; a client checking them would reject a
+/// correct range. `Repr-Digest` and `Digest` are of the representation
+/// and stay.
+#[tokio::test]
+async fn content_digests_do_not_outlive_the_content_they_digest() {
+    let data = Bytes::from(entity(1000));
+    let response = || {
+        let mut response = Response::new(Full::new(data.clone()));
+        let headers = response.headers_mut();
+        headers.insert("content-digest", HeaderValue::from_static("sha-256=:AAAA:"));
+        headers.insert(
+            "content-md5",
+            HeaderValue::from_static("AAAAAAAAAAAAAAAAAAAAAA=="),
+        );
+        headers.insert("repr-digest", HeaderValue::from_static("sha-256=:BBBB:"));
+        headers.insert("digest", HeaderValue::from_static("sha-256=BBBB"));
+        headers.insert(header::ETAG, HeaderValue::from_static("\"v\""));
+        response
+    };
+    for (method, range, status) in [
+        (Method::GET, Some("bytes=0-9"), StatusCode::PARTIAL_CONTENT),
+        (Method::HEAD, Some("bytes=0-9"), StatusCode::PARTIAL_CONTENT),
+        (
+            Method::GET,
+            Some("bytes=0-9,500-509"),
+            StatusCode::PARTIAL_CONTENT,
+        ),
+        (
+            Method::GET,
+            Some("bytes=5000-"),
+            StatusCode::RANGE_NOT_SATISFIABLE,
+        ),
+    ] {
+        let (head, _) = call(RangeLayer::new(), method.clone(), range, response()).await;
+        let case = format!("{method} {range:?}");
+        assert_eq!(head.status(), status, "{case}");
+        assert!(head.headers().get("content-digest").is_none(), "{case}");
+        assert!(head.headers().get("content-md5").is_none(), "{case}");
+        assert_eq!(head.headers()["repr-digest"], "sha-256=:BBBB:", "{case}");
+        assert_eq!(head.headers()["digest"], "sha-256=BBBB", "{case}");
+    }
+    // The whole 200 keeps them: they are right for it.
+    let (head, _) = call(RangeLayer::new(), Method::GET, None, response()).await;
+    assert_eq!(head.headers()["content-digest"], "sha-256=:AAAA:");
+    assert_eq!(head.headers()["content-md5"], "AAAAAAAAAAAAAAAAAAAAAA==");
+}
