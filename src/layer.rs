@@ -116,8 +116,12 @@ impl RangeLayer {
 
     /// How many bytes of a body the layer may hold in memory to answer a
     /// range: to learn the length of a body that does not announce it, or to
-    /// serve several ranges out of order from a body that can only be read
-    /// once. Past the limit the full `200` goes out, with every byte. The
+    /// serve several ranges out of order from a body without a
+    /// [`RangeSource`](crate::source::RangeSource). Every such body is read
+    /// forward, once, an in-memory `Full<Bytes>` too (for which the bytes
+    /// held are its own frame, not a copy): the decision is made before
+    /// reading, from the last byte the ranges need, so that `HEAD` and `GET`
+    /// agree. Past the limit the full `200` goes out, with every byte. The
     /// default is 1 MiB.
     ///
     /// ```

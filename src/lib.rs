@@ -26,7 +26,8 @@
 //! # Bodies
 //!
 //! - **Buffered** bodies (`Full<Bytes>`, `String`, ...) are sliced without a
-//!   copy.
+//!   copy. The layer sees them as any other body, read forward: ranges out
+//!   of order are served up to [`RangeLayer::buffer_limit`] (below).
 //! - **Seekable** sources (files, any `AsyncRead + AsyncSeek`) are attached to
 //!   the response as a [`RangeSource`](source::RangeSource) extension; only
 //!   the requested bytes are read, in bounded memory. See [`source`].
@@ -86,7 +87,7 @@
 //! | `empty` | the representation is empty: no range of it exists | nothing |
 //! | `unknown_length` | the length is unknown and cannot be learned: a `HEAD` without `Content-Length`, or a body without `Content-Length` or exact size hint that outgrew [`RangeLayer::buffer_limit`] (or `content_etag`'s limit) | set `Content-Length`, return a sized body or a [`RangeSource`](source::RangeSource), or raise the limit |
 //! | `amplification` | the multipart would be larger than the representation plus [`RangeLayer::multipart_slack`] | the client asks for fewer, larger ranges; or raise the slack |
-//! | `buffer_limit` | ranges out of order over a body that can only be read forward, needing more than [`RangeLayer::buffer_limit`] bytes held back | attach a [`RangeSource`](source::RangeSource), return a buffered body, raise the limit, or ask in ascending order |
+//! | `buffer_limit` | ranges out of order over a body without a [`RangeSource`](source::RangeSource) (every such body is read forward, `Full<Bytes>` too), needing more than [`RangeLayer::buffer_limit`] bytes held back | attach a [`RangeSource`](source::RangeSource), raise the limit (an in-memory body costs no extra memory: its own frames are held), or ask in ascending order |
 //! | `content_encoding` | several ranges of a response with `Content-Encoding` (a multipart cannot carry it) | ask for one range, or move compression outside the layer (see the README) |
 //! | `source_error` | the [`RangeSource`](source::RangeSource) failed to open; the inner body went out instead | the source (a deleted file, permissions) |
 //! | `body_error` | the inner body failed while the layer was buffering it | the inner body |

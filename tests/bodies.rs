@@ -146,6 +146,44 @@ async fn out_of_order_ranges_past_the_limit_send_every_byte() {
     assert_eq!(&body[..], &data[..]);
 }
 
+/// A `Full<Bytes>` is read forward like any body: out-of-order ranges
+/// reaching past `buffer_limit` get the whole `200`, decided before
+/// reading, so that HEAD agrees; a limit that covers them serves them,
+/// holding the body's own frame.
+#[tokio::test]
+async fn out_of_order_ranges_over_full_bytes_follow_the_limit() {
+    let data = Bytes::from(entity(2_000_000));
+    let ranges = "bytes=1500000-1500009,0-9";
+    for method in [Method::GET, Method::HEAD] {
+        let response = Response::new(Full::new(data.clone()));
+        let (head, body) = call(RangeLayer::new(), method.clone(), Some(ranges), response).await;
+        assert_eq!(head.status(), StatusCode::OK, "{method}, default limit");
+        if method == Method::GET {
+            assert_eq!(body, data);
+        } else {
+            assert_eq!(head.headers()[header::CONTENT_LENGTH], "2000000");
+        }
+
+        let response = Response::new(Full::new(data.clone()));
+        let layer = RangeLayer::new().buffer_limit(data.len());
+        let (head, body) = call(layer, method.clone(), Some(ranges), response).await;
+        assert_eq!(
+            head.status(),
+            StatusCode::PARTIAL_CONTENT,
+            "{method}, raised limit"
+        );
+        let content_type = head.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(
+            content_type.starts_with("multipart/byteranges"),
+            "{content_type}"
+        );
+        if method == Method::GET {
+            assert!(body.windows(10).any(|w| w == &data[1_500_000..1_500_010]));
+            assert!(body.windows(10).any(|w| w == &data[..10]));
+        }
+    }
+}
+
 #[tokio::test]
 async fn unknown_length_within_the_limit_is_ranged() {
     let data = entity(5000);
