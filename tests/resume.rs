@@ -46,6 +46,9 @@ enum Ending {
     /// This many bytes, a wait of one second (the body is `Pending`), then
     /// the rest.
     PauseAfter(usize),
+    /// This many bytes, a trailers frame, then a clean end (short of
+    /// Content-Length unless it is all of them).
+    TrailersAfter(usize),
 }
 
 /// One scripted response.
@@ -116,7 +119,10 @@ impl Reply {
         }
         let limit = match self.ending {
             Ending::Complete | Ending::PauseAfter(_) => usize::MAX,
-            Ending::FailAfter(n) | Ending::EndAfter(n) | Ending::StallAfter(n) => n,
+            Ending::FailAfter(n)
+            | Ending::EndAfter(n)
+            | Ending::StallAfter(n)
+            | Ending::TrailersAfter(n) => n,
         };
         // Cut the chunks at `limit` bytes.
         let mut left = limit;
@@ -140,6 +146,16 @@ impl Reply {
                 )]))))
             }
             Ending::StallAfter(_) => BodyExt::boxed(StreamBody::new(head.chain(stream::pending()))),
+            Ending::TrailersAfter(_) => {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert(
+                    "x-checksum",
+                    http::HeaderValue::from_static("of-this-response"),
+                );
+                BodyExt::boxed(StreamBody::new(
+                    head.chain(stream::iter([Ok(Frame::trailers(trailers))])),
+                ))
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.status;
@@ -362,6 +378,33 @@ async fn a_clean_end_short_of_content_length_is_resumed() {
             })
         )]
     );
+}
+
+/// The trailers of a response that ended short belong to it, not to the
+/// body the caller reads: after them would come the resumed bytes, and
+/// trailers are a body's last frame. Those of the response that completes
+/// the body are passed on, last.
+#[tokio::test]
+async fn trailers_of_a_short_response_are_dropped_and_the_last_ones_kept() {
+    let content = content();
+    let script = Script::new([
+        Reply::full(&content, Ending::TrailersAfter(600)).etag(TAG),
+        Reply::partial(&content, 600, 999, Ending::TrailersAfter(400)).etag(TAG),
+    ]);
+    let response = layer().layer(script.clone()).oneshot(get()).await.unwrap();
+    let mut body = response.into_body();
+    let (mut bytes, mut trailers) = (Vec::new(), Vec::new());
+    while let Some(frame) = body.frame().await {
+        let frame = frame.expect("no error");
+        assert!(trailers.is_empty(), "a frame after trailers: {frame:?}");
+        match frame.into_data() {
+            Ok(data) => bytes.extend_from_slice(&data),
+            Err(frame) => trailers.push(frame.into_trailers().expect("trailers")),
+        }
+    }
+    assert_eq!(bytes, content);
+    assert_eq!(trailers.len(), 1, "the completing response's trailers");
+    assert_eq!(script.ranges(), [None, Some("bytes=600-".into())]);
 }
 
 #[tokio::test]

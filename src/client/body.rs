@@ -114,7 +114,10 @@ pub enum Validator {
 /// inner body's frames as they come, continued across failures by resumes.
 ///
 /// It never buffers: every frame goes to the caller as it arrives, so
-/// memory stays bounded by one frame. Its error is a [`ResumeError`]. It is
+/// memory stays bounded by one frame; only the trailers of a response that
+/// ends short are dropped (they are that response's, and resumed bytes
+/// follow), those of the one that completes the body come last. Its error
+/// is a [`ResumeError`]. It is
 /// `Send + Sync` whatever the inner body and the inner service's future
 /// are (those are held where only `&mut` reaches them), so it goes into
 /// `http_body_util::combinators::BoxBody`.
@@ -1070,6 +1073,14 @@ impl Resumer {
                             idle.disarm();
                         }
                         let Some(data) = frame.data_ref() else {
+                            let short = self.segment_left().is_some_and(|left| left > 0)
+                                || self.remaining().is_some_and(|left| left > 0);
+                            if short {
+                                // Trailers of a response that ends short:
+                                // they are its own, and resumed bytes would
+                                // follow them. The completing one's pass.
+                                continue;
+                            }
                             return Poll::Ready(Some(Ok(frame)));
                         };
                         let len = data.len() as u64;
