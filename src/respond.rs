@@ -184,6 +184,7 @@ where
                 Shape::Partial(partial) => partial,
             };
             partial.strip_framing = scanned.framing;
+            partial.strip_digests = scanned.content_digest;
             if source.is_none()
                 && !partial.parts.is_ascending()
                 && partial.parts.data_end() > policy.buffer_limit as u64
@@ -278,6 +279,9 @@ struct Scanned {
     content_type_len: Option<usize>,
     /// A `Transfer-Encoding` or a `Trailer`, which a 206 must drop.
     framing: bool,
+    /// A digest of the content (see [`CONTENT_DIGESTS`]), which a 206
+    /// must drop too.
+    content_digest: bool,
 }
 
 impl From<&HeaderMap> for Scanned {
@@ -287,6 +291,7 @@ impl From<&HeaderMap> for Scanned {
         let mut content_range = false;
         let mut content_type = None;
         let mut framing = false;
+        let mut content_digest = false;
         for (name, value) in headers {
             if name == header::CONTENT_LENGTH {
                 declared_length = declared_length.and_then(|seen| add_length(seen, value));
@@ -299,6 +304,8 @@ impl From<&HeaderMap> for Scanned {
                 content_range = true;
             } else if name == header::TRANSFER_ENCODING || name == header::TRAILER {
                 framing = true;
+            } else if CONTENT_DIGESTS.contains(&name.as_str()) {
+                content_digest = true;
             }
         }
         let multipart = content_type
@@ -309,6 +316,7 @@ impl From<&HeaderMap> for Scanned {
             already_partial: multipart || content_range,
             content_type_len: content_type.map(HeaderValue::len),
             framing,
+            content_digest,
         }
     }
 }
@@ -494,6 +502,8 @@ pub(crate) struct Partial {
     /// Whether the head may hold a `Transfer-Encoding` or a `Trailer` to
     /// remove; `false` only when a scan of the head found neither.
     strip_framing: bool,
+    /// The same for the [`CONTENT_DIGESTS`].
+    strip_digests: bool,
 }
 
 impl Partial {
@@ -513,7 +523,9 @@ impl Partial {
     fn into_parts(self, mut head: Head) -> (Head, Parts) {
         head.status = StatusCode::PARTIAL_CONTENT;
         let headers = &mut head.headers;
-        strip_content_digests(headers);
+        if self.strip_digests {
+            strip_content_digests(headers);
+        }
         if self.strip_framing {
             headers.remove(header::TRANSFER_ENCODING);
             // A 206 body never carries the inner body's trailers.
@@ -557,6 +569,7 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
             content_range: Some(content_range(Some(range), len)),
             multipart_type: None,
             strip_framing: true,
+            strip_digests: true,
         }),
         // A top-level Content-Encoding would claim the multipart framing
         // itself is encoded: send the (encoded) representation whole.
@@ -572,6 +585,7 @@ fn shape(resolution: Resolution, len: u64, head: &mut Head) -> Shape {
                 content_range: None,
                 multipart_type,
                 strip_framing: true,
+                strip_digests: true,
             })
         }
     }
@@ -925,6 +939,12 @@ mod tests {
             ],
             &[("transfer-encoding", "chunked")],
             &[("trailer", "x-checksum"), ("content-type", "a/b")],
+            &[("content-digest", "sha-256=:AAAA:"), ("etag", "\"a\"")],
+            &[
+                ("x-one", "1"),
+                ("content-md5", "AAAA"),
+                ("repr-digest", "x"),
+            ],
         ];
         for case in cases {
             let map = headers(case);
@@ -952,6 +972,8 @@ mod tests {
             let framing =
                 map.contains_key(header::TRANSFER_ENCODING) || map.contains_key(header::TRAILER);
             assert_eq!(scanned.framing, framing, "{case:?}");
+            let digest = map.contains_key("content-digest") || map.contains_key("content-md5");
+            assert_eq!(scanned.content_digest, digest, "{case:?}");
         }
     }
 
