@@ -57,6 +57,16 @@ def cell(row):
     return "?"
 
 
+def table(title, width, column, cell_of):
+    """Prints one table: a row per target, a column per scenario."""
+    print()
+    print(title)
+    print(f"{'target':<{width}}" + "".join(f"{s:>{column}}" for s in SCENARIOS))
+    for target, label in TARGETS:
+        cells = [cell_of(s, target) for s in SCENARIOS]
+        print(f"{label:<{width}}" + "".join(f"{c:>{column}}" for c in cells))
+
+
 def rps(rows, scenario, target):
     row = rows.get((scenario, target))
     if row and row["check"].startswith("ok") and row["rps"]:
@@ -70,25 +80,16 @@ def main():
     rows = {(r["scenario"], r["target"]): r for r in load(results)}
 
     width = max(len(label) for _, label in TARGETS)
-    print()
-    print("Requests per second (higher is better)")
-    print(f"{'target':<{width}}" + "".join(f"{s:>14}" for s in SCENARIOS))
-    for target, label in TARGETS:
-        cells = [cell(rows.get((s, target))) for s in SCENARIOS]
-        print(f"{label:<{width}}" + "".join(f"{c:>14}" for c in cells))
+    table("Requests per second (higher is better)", width, 14,
+          lambda s, target: cell(rows.get((s, target))))
 
-    print()
-    print("Latency p50 / p99 in ms")
-    print(f"{'target':<{width}}" + "".join(f"{s:>18}" for s in SCENARIOS))
-    for target, label in TARGETS:
-        cells = []
-        for s in SCENARIOS:
-            row = rows.get((s, target))
-            if row and row["check"].startswith("ok") and row["rps"]:
-                cells.append(f"{float(row['latency_p50_ms']):.2f} / {float(row['latency_p99_ms']):.2f}")
-            else:
-                cells.append(cell(row))
-        print(f"{label:<{width}}" + "".join(f"{c:>18}" for c in cells))
+    def latency(s, target):
+        row = rows.get((s, target))
+        if row and row["check"].startswith("ok") and row["rps"]:
+            return f"{float(row['latency_p50_ms']):.2f} / {float(row['latency_p99_ms']):.2f}"
+        return cell(row)
+
+    table("Latency p50 / p99 in ms", width, 18, latency)
 
     notes = [
         (s, t, r["check"])
@@ -119,19 +120,15 @@ def main():
         for key, r in rows.items()
         if r["check"].startswith("ok") and r.get("server_cpu_us") and r.get("client_cpu_us")
     }
+    def cpu_cell(s, target):
+        if (s, target) not in cpu:
+            return cell(rows.get((s, target)))
+        server, client = cpu[(s, target)]
+        return f"{server:.1f} + {client:.1f} = {server + client:.1f}"
+
     if cpu:
-        print()
-        print("CPU microseconds per response, server + client (wrk) = sum (lower is better)")
-        print(f"{'target':<{width}}" + "".join(f"{s:>24}" for s in SCENARIOS))
-        for target, label in TARGETS:
-            cells = []
-            for s in SCENARIOS:
-                if (s, target) in cpu:
-                    server, client = cpu[(s, target)]
-                    cells.append(f"{server:.1f} + {client:.1f} = {server + client:.1f}")
-                else:
-                    cells.append(cell(rows.get((s, target))))
-            print(f"{label:<{width}}" + "".join(f"{c:>24}" for c in cells))
+        table("CPU microseconds per response, server + client (wrk) = sum (lower is better)",
+              width, 24, cpu_cell)
 
     try:
         rounds = load(passthrough)
