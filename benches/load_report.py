@@ -120,6 +120,7 @@ def main():
         for key, r in rows.items()
         if r["check"].startswith("ok") and r.get("server_cpu_us") and r.get("client_cpu_us")
     }
+
     def cpu_cell(s, target):
         if (s, target) not in cpu:
             return cell(rows.get((s, target)))
