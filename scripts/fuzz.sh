@@ -5,10 +5,10 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # SECONDS is per target (default 30); the targets default to all of them
-# (range_header, service). The corpus grows in fuzz/corpus/TARGET (kept out of
-# git), seeded from fuzz/seeds/TARGET; a crash is saved in
-# fuzz/artifacts/TARGET/ and makes the script exit non-zero once every target
-# has run.
+# (range_header, service, encoding_tag). The corpus grows in
+# fuzz/corpus/TARGET (kept out of git), seeded from fuzz/seeds/TARGET; a crash
+# is saved in fuzz/artifacts/TARGET/ and makes the script exit non-zero once
+# every target has run.
 #
 # Environment:
 #   FUZZ_SANITIZER  cargo fuzz's --sanitizer (default: address; `none` runs
@@ -32,7 +32,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -eq 0 ]; then
 fi
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(range_header service)
+    targets=(range_header service encoding_tag)
 fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 

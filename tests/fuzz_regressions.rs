@@ -4,6 +4,9 @@
 //! layer or of the checks that breaks them shows without a fuzz run.
 #![cfg(feature = "tokio")] // the service check serves a ReaderSource
 
+#[path = "../fuzz/src/encoding_tag.rs"]
+#[allow(dead_code)]
+mod encoding_tag;
 #[path = "../fuzz/src/range_header.rs"]
 #[allow(dead_code)]
 mod range_header;
@@ -37,9 +40,10 @@ fn head_of_an_inner_partial_response_is_untouched() {
 
 #[test]
 fn every_seed_passes_its_check() {
-    let checks: [(&str, Check); 2] = [
+    let checks: [(&str, Check); 3] = [
         ("range_header", range_header::check),
         ("service", service::check),
+        ("encoding_tag", encoding_tag::check),
     ];
     for (target, check) in checks {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of both fuzz targets (the input layouts are
-documented at the top of fuzz/src/range_header.rs and fuzz/src/service.rs).
+"""Writes the seed corpus of the fuzz targets (the input layouts are
+documented at the top of fuzz/src/range_header.rs, fuzz/src/service.rs and
+fuzz/src/encoding_tag.rs).
 Run from anywhere: python3 fuzz/seeds/generate.py"""
 
 import os
@@ -69,3 +70,74 @@ write("service", "seekable_out_of_order", svc([raw(RANGE, b"bytes=900-999,0-9")]
 # date equal to Last-Modified (1994) under a Date of 2015.
 structured_range = bytes([RANGE, 0x80, 2, 1]) + b"".join(bytes([k]) + struct.pack("<HH", a, b) for k, a, b in [(0, 10, 20), (1, 990, 0), (2, 0, 5)])
 write("service", "structured", svc([structured_range, bytes([IF_RANGE, 0x80, 3])], kind=STREAM_NO_LEN, chunk=64))
+
+
+# encoding_tag: method, inner status, ETag, Content-Encoding, Vary,
+# Accept-Ranges, the number of request lines, then the lines: a name byte and
+# its value. Indices are into the tables of fuzz/src/encoding_tag.rs.
+M_GET, M_HEAD, M_PUT = range(3)
+S200, S206, S304, S412, S404 = range(5)
+INM, IM, IF_RANGE_, RANGE_, AE = range(5)
+ID_A, ID_B, ID_AB, ID_EMPTY = range(4)
+SUF_NONE, SUF_GZIP, SUF_BR, SUF_ZSTD, SUF_DEFLATE, SUF_COMPRESS, SUF_GZIP_BR = range(7)
+AE_GZIP, AE_BR, AE_ZSTD, AE_IDENTITY, AE_STAR, AE_BR_HALF = 0, 1, 2, 5, 6, 12
+CE_NONE, CE_GZIP, CE_BR, CE_IDENTITY, CE_GZIP_BR, CE_GARBAGE = range(6)
+SPECIAL_GARBAGE = 0x80 | 1
+
+
+def etag_byte(mode, index=0):
+    """mode: 0 none, 1 strong, 2 weak, 3 garbage, 4 two lines, 6 with OWS."""
+    return mode | (index << 3)
+
+
+def tag(ident, suffix, weak=False):
+    return (ident << 4) | suffix | (0x40 if weak else 0)
+
+
+def tags(name, elements, style=0):
+    assert len(elements) < 8
+    return bytes([name, style, len(elements)]) + bytes(elements)
+
+
+def long_tags(name, twenties, shape, style=0):
+    """40 + 20 * twenties tags "t<i>-<coding>", shaped as long_list says."""
+    return bytes([name, style, 0xF0 | twenties, shape])
+
+
+def accept(elements):
+    assert len(elements) < 6
+    return bytes([AE, len(elements)]) + bytes(elements)
+
+
+def et(lines, method=M_GET, status=S200, etag=etag_byte(1), ce=CE_NONE, vary=0, accept_ranges=0):
+    assert len(lines) < 10
+    return bytes([method, status, etag, ce, vary, accept_ranges, len(lines)]) + b"".join(lines)
+
+
+write("encoding_tag", "gzip_200", et([accept([AE_GZIP]), tags(INM, [tag(ID_B, SUF_GZIP)])], ce=CE_GZIP, accept_ranges=1))
+write("encoding_tag", "not_modified_retag", et(
+    [accept([AE_GZIP, AE_BR]), tags(INM, [tag(ID_A, SUF_GZIP), tag(ID_B, SUF_NONE)]), tags(INM, [tag(ID_A, SUF_BR, weak=True)])],
+    status=S304))
+write("encoding_tag", "if_range_date", et(
+    [accept([AE_GZIP]), bytes([RANGE_, 1, IF_RANGE_, 3]), tags(IM, [tag(ID_A, SUF_GZIP)])],
+    etag=etag_byte(2), ce=CE_GZIP_BR, vary=1))
+write("encoding_tag", "if_match_with_range", et(
+    [accept([AE_BR_HALF, AE_IDENTITY]), bytes([RANGE_, 0, IF_RANGE_, 0]), tags(IM, [tag(ID_A, SUF_BR, weak=True)], style=1)],
+    method=M_PUT, status=S412))
+write("encoding_tag", "tie_and_garbage", et(
+    [accept([AE_GZIP, AE_BR]), tags(INM, [tag(ID_A, SUF_GZIP), tag(ID_A, SUF_GZIP_BR), SPECIAL_GARBAGE, tag(ID_B, SUF_ZSTD)], style=2 | 4 | 8)],
+    method=M_HEAD, status=S206, etag=etag_byte(4), ce=CE_GARBAGE))
+# 80 suffixed tags on one line: past the cap of 64, left as sent (no 304).
+write("encoding_tag", "long_list_over_cap", et(
+    [accept([AE_STAR]), long_tags(INM, 2, 0)], status=S304, etag=etag_byte(1, 2)))
+# The cap exactly: If-None-Match holds 60 + 4 = 64 suffixed tags (rewritten),
+# If-Match 60 (two variants, gzip and br, per identity) + 5 = 65 (as sent).
+write("encoding_tag", "cap_boundary", et(
+    [accept([AE_GZIP, AE_BR_HALF]), long_tags(INM, 1, 0x00),
+     tags(INM, [tag(ID_A, SUF_GZIP), tag(ID_B, SUF_BR), tag(ID_AB, SUF_GZIP, weak=True), tag(ID_EMPTY, SUF_ZSTD)]),
+     long_tags(IM, 1, 0x21),
+     tags(IM, [tag(ID_A, SUF_GZIP), tag(ID_B, SUF_BR), tag(ID_AB, SUF_GZIP), tag(ID_EMPTY, SUF_ZSTD), tag(ID_A, SUF_BR)])],
+    status=S304, etag=etag_byte(1, 2)))
+# 200 Accept-Encoding elements, cycling through the table from `br`.
+write("encoding_tag", "long_accept_encoding", et(
+    [bytes([AE, 0xF9, AE_BR]), tags(INM, [tag(ID_AB, SUF_BR), tag(ID_EMPTY, SUF_GZIP)])], etag=etag_byte(6, 5), ce=CE_BR))

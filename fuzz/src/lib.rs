@@ -4,5 +4,6 @@
 //! Each module depends only on crates the main crate has as (dev-)
 //! dependencies.
 
+pub mod encoding_tag;
 pub mod range_header;
 pub mod service;

@@ -72,7 +72,7 @@ pub enum Reject {
     TooMany,
 }
 
-fn is_ows(b: u8) -> bool {
+pub fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
@@ -339,10 +339,12 @@ fn planned(resolution: &Resolution) -> Planned {
 // ---------------------------------------------------------------------------
 // The target.
 
-struct Reader<'a>(&'a [u8]);
+/// The input, read a byte at a time; past its end every byte reads as 0.
+/// Shared by the targets' checks.
+pub struct Reader<'a>(pub &'a [u8]);
 
 impl Reader<'_> {
-    fn u8(&mut self) -> u8 {
+    pub fn u8(&mut self) -> u8 {
         match self.0.split_first() {
             Some((&b, rest)) => {
                 self.0 = rest;
@@ -350,6 +352,18 @@ impl Reader<'_> {
             }
             None => 0,
         }
+    }
+
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    /// The next `n` bytes, or what is left.
+    pub fn take(&mut self, n: usize) -> &[u8] {
+        let n = n.min(self.0.len());
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        taken
     }
 }
 

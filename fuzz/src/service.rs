@@ -78,7 +78,9 @@ use tower_range::plan::{decide, resolve, Conditions, Decision, Resolution, Respo
 use tower_range::source::{RangeSource, ReaderSource};
 use tower_range::RangeLayer;
 
-use crate::range_header::{model_etag, model_if_range, model_parse, model_plan, trim, Planned};
+use crate::range_header::{
+    model_etag, model_if_range, model_parse, model_plan, trim, Planned, Reader,
+};
 
 /// The boundary length the crate uses (`multipart.rs`).
 const BOUNDARY_LEN: usize = 32;
@@ -149,34 +151,10 @@ fn entity(len: usize) -> Bytes {
 // ---------------------------------------------------------------------------
 // Decoding the input.
 
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn u8(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&b, rest)) => {
-                self.0 = rest;
-                b
-            }
-            None => 0,
-        }
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    fn take(&mut self, n: usize) -> &[u8] {
-        let n = n.min(self.0.len());
-        let (taken, rest) = self.0.split_at(n);
-        self.0 = rest;
-        taken
-    }
-
-    fn raw_value(&mut self) -> Option<HeaderValue> {
-        let n = usize::from(self.u8() % 64);
-        HeaderValue::from_bytes(self.take(n)).ok()
-    }
+/// A header value of up to 63 raw bytes from the input, if valid.
+fn raw_value(r: &mut Reader<'_>) -> Option<HeaderValue> {
+    let n = usize::from(r.u8() % 64);
+    HeaderValue::from_bytes(r.take(n)).ok()
 }
 
 /// How the inner service produces its body.
@@ -318,7 +296,7 @@ impl Case {
             1 => fixed("\"v1\""),
             2 => fixed("W/\"v1\""),
             3 => fixed("\"v2\""),
-            _ => r.raw_value(),
+            _ => raw_value(&mut r),
         };
         set(&mut response_headers, header::ETAG, etag);
         let last_modified = match r.u8() % 5 {
@@ -326,7 +304,7 @@ impl Case {
             1 => fixed(LM_1994),
             2 => fixed(DATE_2015),
             3 => fixed(DATE_2100),
-            _ => r.raw_value(),
+            _ => raw_value(&mut r),
         };
         set(&mut response_headers, header::LAST_MODIFIED, last_modified);
         let date = match r.u8() % 5 {
@@ -334,13 +312,13 @@ impl Case {
             1 => fixed(LM_1994),
             2 => fixed(LM_1994_PLUS_1),
             3 => fixed(DATE_2015),
-            _ => r.raw_value(),
+            _ => raw_value(&mut r),
         };
         set(&mut response_headers, header::DATE, date);
         let content_type = match r.u8() % 8 {
             1 => fixed("text/plain"),
             2 => fixed("application/octet-stream"),
-            3 => r.raw_value(),
+            3 => raw_value(&mut r),
             4 => fixed("multipart/byteranges; boundary=x"),
             _ => None,
         };
