@@ -12,7 +12,7 @@
 //!
 //! | where | what it does |
 //! |---|---|
-//! | response with a `Content-Encoding` other than `identity` | `ETag: "abc"` becomes `"abc-gzip"` (`W/"abc"` becomes `W/"abc-gzip"`); an `ETag` that is not exactly one entity tag is removed; a `2xx` other than `206` says `Accept-Ranges: none`; `Vary: Accept-Encoding` is added when missing |
+//! | response with a `Content-Encoding` other than `identity`, except a `304` (which is re-tagged as in the `If-None-Match` row, whatever it says of its encoding) | `ETag: "abc"` becomes `"abc-gzip"` (`W/"abc"` becomes `W/"abc-gzip"`); an `ETag` that is not exactly one entity tag is removed; a `2xx` other than `206` says `Accept-Ranges: none`; `Vary: Accept-Encoding` is added when missing |
 //! | `If-Range` with an entity tag | untouched: `"abc-gzip"` never matches the identity `"abc"` inside, so the resume gets the full `200` |
 //! | `If-Range` with a date (or anything but one entity tag), when `Accept-Encoding` allows a coding | `Range` and `If-Range` are removed, so the resume gets the full (compressed) `200`: `Last-Modified` is the same for every coding, so a date cannot tell them apart |
 //! | `If-None-Match` | the identity `"abc"` is added after the one `"abc-<coding>"` whose coding the `200` would have (see below), so the layers inside answer `304` for that cached copy; the `304` then carries `"abc-<coding>"` again, and `Vary: Accept-Encoding` |
