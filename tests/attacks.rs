@@ -284,3 +284,84 @@ fn planning_work_is_linear_in_memory_and_bounded() {
     assert!(per_spec[0] < 128.0 && per_spec[1] < 128.0, "{per_spec:?}");
     assert!(per_spec[1] <= per_spec[0] * 1.5, "{per_spec:?}");
 }
+
+/// A reader that hands out at most 100 bytes per read, as a network-backed
+/// `AsyncRead` hands out a segment at a time.
+#[cfg(feature = "tokio")]
+struct Trickle(std::io::Cursor<Vec<u8>>);
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let mut small = buf.take(100);
+        let poll = std::pin::Pin::new(&mut self.0).poll_read(cx, &mut small);
+        let filled = small.filled().len();
+        buf.advance(filled);
+        poll
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl tokio::io::AsyncSeek for Trickle {
+    fn start_seek(
+        mut self: std::pin::Pin<&mut Self>,
+        position: std::io::SeekFrom,
+    ) -> std::io::Result<()> {
+        std::pin::Pin::new(&mut self.0).start_seek(position)
+    }
+    fn poll_complete(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<u64>> {
+        std::pin::Pin::new(&mut self.0).poll_complete(cx)
+    }
+}
+
+/// Short reads from a `ReaderSource` cost their own bytes, not a read
+/// buffer each: 1 000 reads of 100 bytes once made (and kept alive, one per
+/// chunk) 1 000 buffers of 64 KiB, copying each one's stale bytes.
+#[cfg(feature = "tokio")]
+#[test]
+fn short_reads_from_a_reader_source_do_not_cost_a_buffer_each() {
+    use tower_range::source::{RangeSource, ReaderSource};
+    let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    let source = RangeSource::new(ReaderSource::new(
+        Trickle(std::io::Cursor::new(data.clone())),
+        data.len() as u64,
+    ));
+    let slot = std::sync::Mutex::new(Some(source.into_response()));
+    let service = RangeLayer::new().layer(service_fn(move |_req: Request<()>| {
+        let response = slot.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(response) }
+    }));
+    let request = Request::get("/")
+        .header(header::RANGE, "bytes=0-99999")
+        .body(())
+        .unwrap();
+    let before = allocated();
+    let response = service
+        .oneshot(request)
+        .now_or_never()
+        .expect("ready")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    let body = response
+        .into_body()
+        .collect()
+        .now_or_never()
+        .expect("ready")
+        .unwrap()
+        .to_bytes();
+    let spent = allocated() - before;
+    assert_eq!(&body[..], &data[..100_000]);
+    // The bytes themselves (collected twice: frames, then one Bytes), one
+    // read buffer, and change.
+    assert!(
+        spent < 1024 * 1024,
+        "allocated {spent} bytes for a 100 KB range"
+    );
+}

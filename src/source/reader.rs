@@ -111,12 +111,23 @@ where
         }
         let len = max_len.min(CHUNK_SIZE);
         if self.buf.len() < len {
-            self.buf.resize(len, 0);
+            // What is left of a buffer that earlier chunks share is too
+            // short: a new one, rather than growing it (which would copy
+            // its stale bytes into a fresh allocation).
+            self.buf = BytesMut::zeroed(len);
         }
         let mut read_buf = ReadBuf::new(&mut self.buf[..len]);
         ready!(Pin::new(&mut self.reader).poll_read(cx, &mut read_buf))?;
         let filled = read_buf.filled().len();
         self.position = Some(offset + filled as u64);
-        Poll::Ready(Ok(self.buf.split_to(filled).freeze()))
+        let chunk = if filled < len / 2 {
+            // A short read (a reader that hands out a segment at a time):
+            // copied out, so that the chunk does not keep the whole buffer
+            // alive, and the buffer serves the next read.
+            Bytes::copy_from_slice(&self.buf[..filled])
+        } else {
+            self.buf.split_to(filled).freeze()
+        };
+        Poll::Ready(Ok(chunk))
     }
 }
