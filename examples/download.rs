@@ -62,7 +62,10 @@
 //! `Accept-Ranges: bytes`, preallocates `OUTPUT.part` to the full length
 //! and fetches N ranges (at least 256 KiB each) at once, each with
 //! `If-Range`, each written at its own offset. Without ranges, a length or
-//! a validator it falls back to one connection and says why. The segment
+//! a validator it falls back to one connection and says why, and so it
+//! does when the first answers to the segments disagree with the `HEAD`
+//! (another validator or length: a change, or a server whose `HEAD` and
+//! `GET` differ); nothing of them is written. The segment
 //! layout is fixed when a download starts: a resumed download keeps it,
 //! whatever `--connections` says then.
 //!
@@ -77,8 +80,8 @@
 //!
 //! `0` done; `1` failed (the partial download is kept when there is one:
 //! run again to resume); `2` bad command line; `3` the resource changed
-//! during the run, or on every one of [`MAX_STARTS`] starts (partial
-//! download discarded); `130` interrupted by Ctrl-C or `SIGTERM` (kept).
+//! during the run (partial download discarded); `130` interrupted by
+//! Ctrl-C or `SIGTERM` (kept).
 //!
 //! The layer checks the `Content-Range` of each resumed body; the tool
 //! checks the first response of each segment itself (its range, complete
@@ -321,6 +324,20 @@ impl Validator {
         }
     }
 
+    /// A validator read back from a state file: only what [`Validator::of`]
+    /// takes from a response under `name` (a strong tag, or a date that is
+    /// a header value), exactly as written.
+    fn stored(name: header::HeaderName, text: &str) -> Result<Validator, String> {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(text) {
+            headers.insert(name.clone(), value);
+        }
+        match Validator::of(&headers) {
+            Some(validator) if validator.value() == text => Ok(validator),
+            _ => Err(format!("`{text}` is not a {name} the tool stores")),
+        }
+    }
+
     /// The `If-Range` value.
     fn value(&self) -> &str {
         match self {
@@ -465,9 +482,13 @@ impl State {
             let (key, rest) = line.split_once(' ').unwrap_or((line, ""));
             match key {
                 "url" => url = Some(rest.to_owned()),
-                "etag" => (validator, saw_validator) = (Some(Validator::ETag(rest.into())), true),
+                "etag" => {
+                    let tag = Validator::stored(header::ETAG, rest)?;
+                    (validator, saw_validator) = (Some(tag), true)
+                }
                 "last-modified" => {
-                    (validator, saw_validator) = (Some(Validator::LastModified(rest.into())), true)
+                    let date = Validator::stored(header::LAST_MODIFIED, rest)?;
+                    (validator, saw_validator) = (Some(date), true)
                 }
                 "no-validator" => (validator, saw_validator) = (None, true),
                 "length" if rest == "unknown" => length = Some(None),
@@ -930,15 +951,17 @@ impl Download {
     }
 
     /// Downloads, starting over (up to [`MAX_STARTS`] times) when the
-    /// partial download turns out to belong to another version.
+    /// partial download turns out to belong to another version, or when
+    /// segments cannot be used. A start from the state file may start over;
+    /// fresh segments that fail fall back to one connection, which does
+    /// not start over: three starts always suffice.
     async fn run(&self) -> Result<u64, Failure> {
         let mut one_connection = false;
-        let (mut changes, mut last) = (0, String::new());
+        let mut last = String::new();
         for _ in 0..MAX_STARTS {
             match self.start(one_connection).await {
                 Err(Failure::StartOver(why)) => {
                     self.reporter.say(&why);
-                    changes += 1;
                     last = why;
                 }
                 Err(Failure::NoRanges(why)) => {
@@ -952,16 +975,9 @@ impl Download {
                 .discard()
                 .map_err(with_context("cannot remove the partial download"))?;
         }
-        Err(if changes == MAX_STARTS {
-            Failure::Changed(format!(
-                "{} changed on the server on each of {MAX_STARTS} starts; giving up (last: {last})",
-                self.url
-            ))
-        } else {
-            Failure::Failed(format!(
-                "started over {MAX_STARTS} times without finishing; giving up (last: {last})"
-            ))
-        })
+        Err(Failure::Failed(format!(
+            "started over {MAX_STARTS} times without finishing; giving up (last: {last})"
+        )))
     }
 
     /// One start: resume what the state file describes, or begin anew.
@@ -991,7 +1007,21 @@ impl Download {
                     .map_err(with_context(self.paths.part.display()))?;
                 part.set_len(state.length.unwrap_or(0))
                     .map_err(with_context(self.paths.part.display()))?;
-                return self.fetch(Shared::new(state, part), None).await;
+                return self
+                    .fetch(Shared::new(state, part), None)
+                    .await
+                    .map_err(|failure| match failure {
+                        // Segments planned from a HEAD moments ago: a GET
+                        // with another tag or length may be a change, or a
+                        // server whose HEAD and GET disagree (a tag derived
+                        // from the body sent). Planning from HEAD again
+                        // would fail the same way: one connection.
+                        Failure::StartOver(why) => Failure::NoRanges(format!(
+                            "the server's answers disagree with its HEAD ({why}); \
+                             using one connection"
+                        )),
+                        other => other,
+                    });
             }
         }
         self.fetch_whole().await
