@@ -497,6 +497,11 @@ async fn serve_version(State(origin): State<Arc<Origin>>, request: Request) -> R
     response.body(body).unwrap()
 }
 
+/// Runs the tool on URL with `--connections 4`, without a progress bar.
+async fn run_on_four_connections(url: &str, output: &Output) -> Run {
+    run_tool(&[url, output.arg(), "--no-progress", "--connections", "4"]).await
+}
+
 /// Starts the tool (without waiting for it) and returns once its state
 /// file counts some bytes: bounded, 60 s in 50 ms steps.
 async fn start_until_the_state_counts_bytes(url: &str, output: &Output) -> tokio::process::Child {
@@ -874,14 +879,7 @@ async fn without_ranges_connections_fall_back_to_one() {
     let dir = TempDir::new("no-ranges");
     let output = Output::new(&dir);
 
-    let run = run_tool(&[
-        &server.url("/no-ranges"),
-        output.arg(),
-        "--no-progress",
-        "--connections",
-        "4",
-    ])
-    .await;
+    let run = run_on_four_connections(&server.url("/no-ranges"), &output).await;
 
     run.assert_success();
     output.assert_complete(&expected);
@@ -1030,14 +1028,7 @@ async fn a_head_that_disagrees_with_the_gets_falls_back_to_one_connection() {
     let dir = TempDir::new("head-disagrees");
     let output = Output::new(&dir);
 
-    let run = run_tool(&[
-        &server.url("/data"),
-        output.arg(),
-        "--no-progress",
-        "--connections",
-        "4",
-    ])
-    .await;
+    let run = run_on_four_connections(&server.url("/data"), &output).await;
 
     run.assert_success();
     output.assert_complete(&expected);
@@ -1136,14 +1127,7 @@ async fn a_resource_that_changes_on_every_response_is_fetched_on_one_connection(
     let dir = TempDir::new("always-changing");
     let output = Output::new(&dir);
 
-    let run = run_tool(&[
-        &server.url("/data"),
-        output.arg(),
-        "--no-progress",
-        "--connections",
-        "4",
-    ])
-    .await;
+    let run = run_on_four_connections(&server.url("/data"), &output).await;
 
     run.assert_success();
     output.assert_complete(&expected);
