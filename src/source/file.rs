@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 
-use super::{SeekableSource, SourceReader};
+use super::{take_chunk, SeekableSource, SourceReader};
 
 /// Default size of one read: large enough that a big range costs few
 /// blocking hops, small enough to bound the memory a response holds.
@@ -339,7 +339,7 @@ fn read_cached(file: &File, offset: u64, len: usize) -> Cached {
     loop {
         let mut slices = [IoSliceMut::new(&mut buf)];
         match rustix::io::preadv2(file, &mut slices, offset, ReadWriteFlags::NOWAIT) {
-            Ok(n) => return Cached::Read(filled(buf, n)),
+            Ok(n) => return Cached::Read(take_chunk(&mut buf, n)),
             Err(Errno::INTR) => {}
             Err(Errno::AGAIN) => return Cached::WouldBlock(buf),
             Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => return Cached::Unsupported(buf),
@@ -351,18 +351,6 @@ fn read_cached(file: &File, offset: u64, len: usize) -> Cached {
 #[cfg(not(target_os = "linux"))]
 fn read_cached(_: &File, _: u64, len: usize) -> Cached {
     Cached::Unsupported(BytesMut::zeroed(len))
-}
-
-/// The first `n` bytes of `buf` as a chunk. A chunk much shorter than its
-/// buffer is copied out, so it does not keep the whole buffer alive while
-/// it waits in a socket queue.
-fn filled(mut buf: BytesMut, n: usize) -> Bytes {
-    if n < buf.len() / 2 {
-        Bytes::copy_from_slice(&buf[..n])
-    } else {
-        buf.truncate(n);
-        buf.freeze()
-    }
 }
 
 /// Fills the initialized `buf` from `offset`, short only at the end of the
@@ -377,7 +365,7 @@ fn read_into(file: &File, mut buf: BytesMut, offset: u64) -> io::Result<Bytes> {
             Err(e) => return Err(e),
         }
     }
-    Ok(filled(buf, done))
+    Ok(take_chunk(&mut buf, done))
 }
 
 /// Reads up to `len` bytes at `offset`, short only at the end of the file;

@@ -33,6 +33,23 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 
+/// The first `filled` bytes of a read buffer as a chunk. One much shorter
+/// than the buffer is copied out, so that it does not keep the whole
+/// buffer alive (in a socket queue, or in a consumer that holds frames),
+/// and the buffer keeps serving reads; a longer one takes the buffer,
+/// without a copy (whole, not split: a split would allocate a shared
+/// header, on every read).
+#[cfg(feature = "tokio")]
+fn take_chunk(buf: &mut bytes::BytesMut, filled: usize) -> Bytes {
+    if filled < buf.len() / 2 {
+        Bytes::copy_from_slice(&buf[..filled])
+    } else {
+        let mut chunk = std::mem::take(buf);
+        chunk.truncate(filled);
+        chunk.freeze()
+    }
+}
+
 #[cfg(feature = "tokio")]
 mod file;
 #[cfg(feature = "tokio")]

@@ -6,7 +6,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncSeek, ReadBuf};
 
-use super::{SeekableSource, SourceReader};
+use super::{take_chunk, SeekableSource, SourceReader};
 
 const CHUNK_SIZE: usize = 64 * 1024;
 
@@ -120,14 +120,8 @@ where
         ready!(Pin::new(&mut self.reader).poll_read(cx, &mut read_buf))?;
         let filled = read_buf.filled().len();
         self.position = Some(offset + filled as u64);
-        let chunk = if filled < len / 2 {
-            // A short read (a reader that hands out a segment at a time):
-            // copied out, so that the chunk does not keep the whole buffer
-            // alive, and the buffer serves the next read.
-            Bytes::copy_from_slice(&self.buf[..filled])
-        } else {
-            self.buf.split_to(filled).freeze()
-        };
-        Poll::Ready(Ok(chunk))
+        // A short read (a reader that hands out a segment at a time) is
+        // copied out, and the buffer serves the next read.
+        Poll::Ready(Ok(take_chunk(&mut self.buf, filled)))
     }
 }
