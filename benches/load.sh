@@ -100,50 +100,44 @@ LUA=$ROOT/benches/random_range.lua
 say() { printf '%s\n' "$*" >&2; }
 die() { say "load.sh: $*"; exit 1; }
 
+TICKS=$(getconf CLK_TCK)
+# processes: one "pid parent own reaped" line per process: the CPU ticks
+# (user + system) it used so far, and those of its children it reaped.
+processes() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk '{
+        line = $0
+        sub(/^.*\) /, "", line) # after "pid (comm) ", comm may hold anything
+        split(line, f, " ")
+        print $1, f[2], f[12] + f[13], f[14] + f[15]
+    }'
+}
+# An awk function over the parent[] that a reader of `processes` fills:
+# whether pid is root or one of its descendants.
+DESCENDS='function descends(pid, root,    p) {
+    for (p = pid; p != "" && p != 0; p = parent[p]) if (p == root) return 1
+    return 0
+}'
 # The CPU ticks used so far by every process that is neither this script
 # nor one of its descendants (the servers, wrk, curl) nor a kernel thread,
-# one "pid ticks" line each; cutime/cstime included, so short-lived
+# one "pid ticks" line each; reaped children included, so short-lived
 # children of a long-lived process (rustc under cargo) count when reaped.
-TICKS=$(getconf CLK_TCK)
 other_ticks() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v me=$$ '
-        {
-            pid = $1
-            line = $0
-            sub(/^.*\) /, "", line) # after "pid (comm) ", comm may hold anything
-            split(line, f, " ")
-            parent[pid] = f[2]
-            ticks[pid] = f[12] + f[13] + f[14] + f[15]
-        }
+    processes | awk -v me=$$ "$DESCENDS"'
+        { parent[$1] = $2; ticks[$1] = $3 + $4 }
         END {
             for (pid in ticks) {
                 if (pid == 2 || parent[pid] == 2) continue # kernel threads
-                ours = 0
-                for (p = pid; p != "" && p != 0; p = parent[p]) {
-                    if (p == me) { ours = 1; break }
-                }
-                if (!ours) print pid, ticks[pid]
+                if (!descends(pid, me)) print pid, ticks[pid]
             }
         }'
 }
 # tree_ticks PID: the CPU ticks (user + system) used so far by PID and its
 # live descendants (nginx's workers): the server side of a run.
 tree_ticks() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
-        {
-            pid = $1
-            line = $0
-            sub(/^.*\) /, "", line)
-            split(line, f, " ")
-            parent[pid] = f[2]
-            ticks[pid] = f[12] + f[13]
-        }
+    processes | awk -v root="$1" "$DESCENDS"'
+        { parent[$1] = $2; ticks[$1] = $3 }
         END {
-            for (pid in ticks) {
-                for (p = pid; p != "" && p != 0; p = parent[p]) {
-                    if (p == root) { sum += ticks[pid]; break }
-                }
-            }
+            for (pid in ticks) if (descends(pid, root)) sum += ticks[pid]
             print sum + 0
         }'
 }
