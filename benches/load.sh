@@ -551,7 +551,10 @@ measure() {
 median_rounds() {
     python3 - "$@" <<'EOF'
 import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
+reader = csv.DictReader(open(sys.argv[1]))
+rows = list(reader)
+# The columns of results.csv after the target, in the order CSV has them.
+after_target = reader.fieldnames[reader.fieldnames.index("target") + 1:]
 fixed = sys.argv[2] if len(sys.argv) > 2 else None
 def key(r):
     return (fixed or r["scenario"], r["target"])
@@ -563,9 +566,8 @@ for scenario, target in dict.fromkeys(map(key, rows)):
     check = pick["check"] if not failed else failed[0]["check"]
     if len(mine) > 1 and good:
         check += f" (median of {len(mine)} rounds)"
-    print(",".join([scenario, target, pick["rps"], pick["latency_p50_ms"],
-                    pick["latency_p99_ms"], pick["non2xx"], check, pick["other_cpu"],
-                    pick["server_cpu_us"] or "", pick["client_cpu_us"] or ""]))
+    print(",".join([scenario, target] + [check if column == "check" else pick[column] or ""
+                                         for column in after_target]))
 EOF
 }
 
