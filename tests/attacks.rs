@@ -64,7 +64,18 @@ fn send(layer: RangeLayer, ranges: &[HeaderValue]) -> (Response<()>, Bytes, usiz
     for value in ranges {
         request = request.header(header::RANGE, value.clone());
     }
-    let request = request.body(()).unwrap();
+    exchange(service, request.body(()).unwrap())
+}
+
+/// Sends `request` to `service` and reads the whole body, everything ready
+/// at once; returns the head, the body and the bytes allocated meanwhile.
+fn exchange<S, B>(service: S, request: Request<()>) -> (Response<()>, Bytes, usize)
+where
+    S: tower::Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
     let before = allocated();
     let response = service
         .oneshot(request)
@@ -342,21 +353,8 @@ fn short_reads_from_a_reader_source_do_not_cost_a_buffer_each() {
         .header(header::RANGE, "bytes=0-99999")
         .body(())
         .unwrap();
-    let before = allocated();
-    let response = service
-        .oneshot(request)
-        .now_or_never()
-        .expect("ready")
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
-    let body = response
-        .into_body()
-        .collect()
-        .now_or_never()
-        .expect("ready")
-        .unwrap()
-        .to_bytes();
-    let spent = allocated() - before;
+    let (head, body, spent) = exchange(service, request);
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&body[..], &data[..100_000]);
     // The bytes themselves (collected twice: frames, then one Bytes), one
     // read buffer, and change.
